@@ -1,0 +1,163 @@
+/* imap: server-wide IMAP context and the protocol entry points (see
+ * imap.h). */
+#include "imap/imap.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "imap/login.h"
+#include "imap/session.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+static void imap_settings_apply(struct imap_settings *st, const struct config *cfg)
+{
+	atomic_store(&st->max_line, cfg->max_line_length);
+	atomic_store(&st->max_literal, cfg->max_literal_size);
+	atomic_store(&st->max_literal_preauth, cfg->max_literal_size_preauth);
+	atomic_store(&st->max_connections, cfg->max_connections);
+	atomic_store(&st->output_buffer_limit, cfg->output_buffer_limit);
+	atomic_store(&st->preauth_timeout_s, cfg->preauth_timeout);
+	atomic_store(&st->idle_timeout_s, cfg->idle_timeout);
+	atomic_store(&st->tls_handshake_timeout_s, cfg->tls_handshake_timeout);
+	atomic_store(&st->plaintext_auth, (int)cfg->plaintext_auth);
+}
+
+static unsigned imap_auth_workers(const struct config *cfg)
+{
+	if (cfg->auth_workers > 0)
+		return cfg->auth_workers;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	return cores > 0 ? (unsigned)cores : 1;
+}
+
+struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
+			      char **overrides, size_t n_overrides, char **error_r)
+{
+	struct tls_ctx *tls = tls_ctx_new(cfg, error_r);
+	if (tls == NULL)
+		return NULL;
+	const char *perr = NULL;
+	struct passdb *db = passdb_load(cfg->passwd_file, &perr);
+	if (db == NULL) {
+		/* Serve anyway (logins fail) so an operator can fix the file and
+		 * SIGHUP; say so loudly. */
+		log_warn("event=passdb_error error=\"%s\"", perr ? perr : "unknown");
+	}
+	struct imap_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	ctx->cfg = cfg;
+	ctx->config_path = config_path ? xstrdup(config_path) : NULL;
+	ctx->overrides = overrides;
+	ctx->n_overrides = n_overrides;
+	ctx->tls = tls;
+	ctx->passdb = db;
+	pthread_mutex_init(&ctx->passdb_lock, NULL);
+	imap_settings_apply(&ctx->settings, cfg);
+	ctx->auth_pool = workpool_new(imap_auth_workers(cfg), "auth");
+	ctx->dummy_hash = login_make_dummy_hash(cfg->password_scheme);
+	if (getrandom(&ctx->sid_key, sizeof(ctx->sid_key), 0) != sizeof(ctx->sid_key))
+		ctx->sid_key = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
+	return ctx;
+}
+
+void imap_ctx_stop_workers(struct imap_ctx *ctx)
+{
+	workpool_free(&ctx->auth_pool);
+}
+
+void imap_ctx_free(struct imap_ctx **ctxp)
+{
+	struct imap_ctx *ctx = *ctxp;
+	if (ctx == NULL)
+		return;
+	workpool_free(&ctx->auth_pool);
+	tls_ctx_free(&ctx->tls);
+	passdb_unref(&ctx->passdb);
+	pthread_mutex_destroy(&ctx->passdb_lock);
+	free(ctx->config_path);
+	free(ctx->dummy_hash);
+	free(ctx);
+	*ctxp = NULL;
+}
+
+struct passdb *imap_ctx_passdb(struct imap_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->passdb_lock);
+	struct passdb *db = ctx->passdb;
+	if (db != NULL)
+		passdb_ref(db);
+	pthread_mutex_unlock(&ctx->passdb_lock);
+	return db;
+}
+
+/* A bijective mix of a counter with a per-process key: unique, and not
+ * guessable from another session's id. */
+uint64_t imap_ctx_new_sid(struct imap_ctx *ctx)
+{
+	uint64_t x = atomic_fetch_add(&ctx->next_sid, 1) + ctx->sid_key;
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+static void imap_reload_passdb(struct imap_ctx *ctx, const char *path)
+{
+	const char *perr = NULL;
+	struct passdb *db = passdb_load(path, &perr);
+	if (db == NULL) {
+		log_warn("event=reload what=passdb result=fail error=\"%s\"", perr ? perr : "");
+		return;
+	}
+	pthread_mutex_lock(&ctx->passdb_lock);
+	struct passdb *old = ctx->passdb;
+	ctx->passdb = db;
+	pthread_mutex_unlock(&ctx->passdb_lock);
+	passdb_unref(&old);
+	log_info("event=reload what=passdb result=ok users=%zu", passdb_count(db));
+}
+
+void imap_ctx_reload(struct imap_ctx *ctx)
+{
+	struct config cfg;
+	char *err = NULL;
+	config_init_defaults(&cfg);
+	if (config_load(&cfg, ctx->config_path, ctx->overrides, ctx->n_overrides, &err) < 0) {
+		log_warn("event=reload what=config result=fail error=\"%s\"", err ? err : "");
+		free(err);
+		config_free(&cfg);
+		return;
+	}
+	log_set_level(cfg.log_level);
+	imap_settings_apply(&ctx->settings, &cfg);
+	if (tls_ctx_reload(ctx->tls, &cfg, &err) < 0) {
+		log_warn("event=reload what=tls result=fail error=\"%s\"", err);
+		free(err);
+	} else {
+		log_info("event=reload what=tls result=ok cert=%s", cfg.tls_cert);
+	}
+	imap_reload_passdb(ctx, cfg.passwd_file);
+	if (strcmp(cfg.imap_listen, ctx->cfg->imap_listen) != 0 ||
+	    strcmp(cfg.imaps_listen, ctx->cfg->imaps_listen) != 0 || cfg.threads != ctx->cfg->threads)
+		log_warn("event=reload what=listeners result=restart_required");
+	config_free(&cfg);
+}
+
+static void imap_on_accept(void *ctx, struct conn *c, bool implicit_tls)
+{
+	session_accept(ctx, c, implicit_tls);
+}
+
+static void imap_on_reload(void *ctx)
+{
+	imap_ctx_reload(ctx);
+}
+
+const struct net_protocol imap_protocol = {
+	.on_accept = imap_on_accept,
+	.on_reload = imap_on_reload,
+};

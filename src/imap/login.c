@@ -1,0 +1,132 @@
+/* login: asynchronous password verification (see login.h). */
+#include "imap/login.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "auth/passdb.h"
+#include "auth/password.h"
+#include "imap/capability.h"
+#include "imap/resp.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+struct login_request {
+	struct session *s;
+	struct imap_ctx *ctx;
+	const char *mech;
+	char *authzid;
+	char *user;
+	char *password;
+	size_t password_len;
+	int verified; /* 1 match, 0 mismatch or unknown user, -1 bad stored hash */
+};
+
+char *login_make_dummy_hash(const char *scheme)
+{
+	unsigned char rnd[16];
+	char pw[33];
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		memset(rnd, 0x5a, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+	const char *err = NULL;
+	return password_hash(scheme, pw, strlen(pw), &err);
+}
+
+/* Pool thread. */
+static void login_work(void *arg)
+{
+	struct login_request *req = arg;
+	struct passdb *db = imap_ctx_passdb(req->ctx);
+	const char *stored = NULL;
+	if (db != NULL && passdb_user_name_valid(req->user))
+		stored = passdb_lookup(db, req->user);
+	const char *err = NULL;
+	if (stored != NULL) {
+		req->verified = password_verify(stored, req->password, req->password_len, &err);
+	} else {
+		if (req->ctx->dummy_hash != NULL)
+			(void)password_verify(req->ctx->dummy_hash, req->password,
+					      req->password_len, &err);
+		req->verified = 0;
+	}
+	if (req->verified < 0)
+		log_warn("event=passdb_bad_hash user_len=%zu error=\"%s\"", strlen(req->user),
+			 err ? err : "");
+	passdb_unref(&db);
+}
+
+static void login_request_free(struct login_request *req)
+{
+	explicit_bzero(req->password, req->password_len);
+	free(req->password);
+	free(req->user);
+	free(req->authzid);
+	free(req);
+}
+
+static void login_log(struct session *s, const struct login_request *req, const char *result)
+{
+	char user[300];
+	log_escape(user, sizeof(user), req->user, strlen(req->user));
+	log_info("event=login sid=%016llx user=%s ip=%s mech=%s result=%s tls=%s",
+		 (unsigned long long)s->id, user, conn_peer_ip(s->conn), req->mech, result,
+		 s->tls ? "yes" : "no");
+}
+
+static void login_succeed(struct session *s, struct login_request *req)
+{
+	s->user = req->user;
+	req->user = NULL;
+	session_set_state(s, SESSION_AUTH);
+	struct buf caps = {0};
+	capability_append(s, &caps);
+	resp_tagged(s, s->cmd_tag, RESP_OK, RESP_CODE_CAPABILITY, caps.data, "Logged in");
+	buf_release(&caps);
+}
+
+/* Loop thread, after login_work. */
+static void login_done(void *arg)
+{
+	struct login_request *req = arg;
+	struct session *s = req->s;
+	if (!session_job_end(s)) {
+		login_request_free(req);
+		return;
+	}
+	bool authz_ok = req->authzid == NULL || req->authzid[0] == '\0' ||
+			strcmp(req->authzid, req->user) == 0;
+	if (req->verified == 1 && authz_ok) {
+		login_log(s, req, "ok");
+		login_succeed(s, req);
+	} else if (req->verified == 1) {
+		login_log(s, req, "fail reason=authzid");
+		resp_tagged(s, s->cmd_tag, RESP_NO, RESP_CODE_AUTHORIZATIONFAILED, NULL,
+			    "Authorization as another user is not permitted");
+	} else {
+		login_log(s, req, "fail");
+		resp_tagged(s, s->cmd_tag, RESP_NO, RESP_CODE_AUTHENTICATIONFAILED, NULL,
+			    "Authentication failed");
+	}
+	login_request_free(req);
+	session_cmd_done(s);
+}
+
+enum cmd_result login_begin(struct session *s, const char *mech, const char *authzid,
+			    const char *user, const char *password, size_t password_len)
+{
+	struct login_request *req = xcalloc(1, sizeof(*req));
+	req->s = s;
+	req->ctx = s->ctx;
+	req->mech = mech;
+	req->authzid = authzid != NULL ? xstrdup(authzid) : NULL;
+	req->user = xstrdup(user);
+	req->password = xstrndup(password, password_len);
+	req->password_len = password_len;
+	session_job_begin(s);
+	workpool_submit(s->ctx->auth_pool, conn_loop(s->conn), login_work, login_done, req);
+	return CMD_ASYNC;
+}

@@ -1,0 +1,95 @@
+/* session: one IMAP connection's protocol state.
+ *
+ * States (RFC 9051 §3): not authenticated -> authenticated -> selected,
+ * and logout. The session turns input into commands with the parser,
+ * checks each against the command table (state, then handler), and writes
+ * the replies. Commands run one at a time, in order: a handler returns
+ * CMD_DONE when its tagged reply is queued, or CMD_ASYNC when it waits for
+ * work off the loop (password check) and later calls session_cmd_done();
+ * while a command is in progress no further input is parsed, so pipelined
+ * commands keep their order and the answers their tags.
+ *
+ * Life cycle: created by imap_protocol.on_accept, freed after its
+ * connection is closed and no pool job still refers to it. */
+#ifndef ROOST_IMAP_SESSION_H
+#define ROOST_IMAP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "imap/imap.h"
+#include "imap/parser.h"
+#include "net/conn.h"
+
+enum session_state {
+	SESSION_NOT_AUTH = 1u << 0,
+	SESSION_AUTH = 1u << 1,
+	SESSION_SELECTED = 1u << 2,
+	SESSION_LOGOUT = 1u << 3,
+};
+
+/* Extensions a client turned on with ENABLE (RFC 5161). */
+enum session_enabled {
+	SESSION_ENABLED_IMAP4REV2 = 1u << 0,
+};
+
+enum cmd_result { CMD_DONE, CMD_ASYNC };
+
+struct session;
+/* Reads one continuation line (AUTHENTICATE's client responses): line is
+ * without its CRLF, NUL-terminated. */
+typedef void session_line_fn(struct session *s, char *line, size_t len);
+
+struct session {
+	struct imap_ctx *ctx;
+	struct conn *conn;
+	uint64_t id;
+	enum session_state state;
+	unsigned enabled; /* enum session_enabled bits */
+	struct imap_parser *parser;
+	char *user; /* after login */
+	bool implicit_tls;
+	bool tls;        /* TLS is established (implicit or STARTTLS) */
+	bool greeted;
+	bool in_command; /* a command is running (CMD_ASYNC) */
+	bool conn_gone;  /* the connection was closed; free when jobs == 0 */
+	bool logged_out;
+	unsigned jobs;   /* pool jobs referring to this session */
+	char *cmd_tag;   /* tag of the running command (heap copy) */
+	session_line_fn *line_fn; /* set while waiting for a continuation line */
+	void *cmd_state;          /* command's private state while running */
+	struct timer idle_timer;
+	uint64_t start_ms;
+	uint64_t bytes_in, bytes_out;
+	unsigned commands;
+};
+
+extern const struct conn_handler session_conn_handler;
+
+/* Creates a session for a new connection and attaches it as handler. */
+void session_accept(struct imap_ctx *ctx, struct conn *c, bool implicit_tls);
+
+/* Ends the running command (after CMD_ASYNC) and resumes input. */
+void session_cmd_done(struct session *s);
+/* Queues bytes / a string on the connection (counted as bytes out). */
+void session_write(struct session *s, const void *data, size_t len);
+void session_write_str(struct session *s, const char *str);
+/* Ends the session: optional "* BYE [code] text" (text NULL: none),
+ * then close after flushing. reason is for logs. */
+void session_bye(struct session *s, const char *text, const char *reason);
+/* Moves to a new state (updates parser limits and timeouts). */
+void session_set_state(struct session *s, enum session_state state);
+/* Whether LOGIN / AUTHENTICATE PLAIN may be used on this connection now
+ * (TLS, or plaintext allowed by plaintext_auth). */
+bool session_plaintext_auth_allowed(const struct session *s);
+/* Waits for a continuation line; fn is called with it, input resumes. */
+void session_read_line(struct session *s, session_line_fn *fn);
+/* Pool job accounting: the session stays allocated while jobs > 0. */
+void session_job_begin(struct session *s);
+/* Returns false when the session is gone (it was freed here): the
+ * caller must not touch it. */
+bool session_job_end(struct session *s);
+/* Human name of a state ("not authenticated", ...). */
+const char *session_state_name(enum session_state state);
+
+#endif

@@ -1,0 +1,34 @@
+/* listener: listening sockets from "addr:port" lists.
+ *
+ * Syntax of a list: comma-separated elements, each "IPv4:port",
+ * "[IPv6]:port", "*:port" (all IPv4 addresses) or "host:port" (resolved
+ * once at start). One socket per address is shared by every network
+ * thread, each registering it with EPOLLEXCLUSIVE so a new connection
+ * wakes one thread. (SO_REUSEPORT per thread was rejected: it lets a second
+ * server, or a stale one, silently share the port instead of failing to
+ * bind.) IPv6 sockets are IPV6_V6ONLY so
+ * that "[::]" and "*" can be listed side by side. */
+#ifndef ROOST_NET_LISTENER_H
+#define ROOST_NET_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct listen_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[80]; /* as configured, for logs */
+	bool tls;      /* implicit TLS (imaps) */
+};
+
+/* Parses list and appends its addresses to *addrs (malloc'd array of *n).
+ * Returns 0, or -1 with a malloc'd message in *error_r. */
+int listen_addrs_parse(const char *list, bool tls, struct listen_addr **addrs, size_t *n,
+		       char **error_r);
+
+/* Opens a non-blocking listening socket for a. Returns the fd, or -1 with
+ * a malloc'd message in *error_r. */
+int listen_socket_open(const struct listen_addr *a, char **error_r);
+
+#endif

@@ -1,0 +1,56 @@
+/* server: the network threads, their listeners and the process's signal
+ * handling.
+ *
+ * net_server_new() binds every listener (so a port clash fails at start,
+ * before privileges are dropped), net_server_run() starts one thread per
+ * loop and then waits for signals on the calling thread:
+ *   SIGHUP          params.on_reload(ctx) on the main thread
+ *   SIGTERM/SIGINT  graceful shutdown: listeners close, every connection's
+ *                   handler gets on_shutdown (the session says BYE and
+ *                   closes after flushing), the loops stop once their
+ *                   connections are gone or after shutdown_grace_ms.
+ * SIGPIPE is ignored process-wide (writes report EPIPE instead). */
+#ifndef ROOST_NET_SERVER_H
+#define ROOST_NET_SERVER_H
+
+#include <stdbool.h>
+
+#include "net/conn.h"
+
+struct net_protocol {
+	/* A new connection on its loop's thread: attach a handler with
+	 * conn_set_handler() before returning. implicit_tls: it came in on
+	 * an imaps listener (the handler starts TLS itself). */
+	void (*on_accept)(void *ctx, struct conn *c, bool implicit_tls);
+	/* SIGHUP, on the main thread. */
+	void (*on_reload)(void *ctx);
+};
+
+struct net_server_params {
+	const char *imap_listen;  /* plaintext + STARTTLS; may be empty */
+	const char *imaps_listen; /* implicit TLS; may be empty */
+	unsigned threads;         /* 0: one per online core */
+	unsigned shutdown_grace_ms;
+	const struct net_protocol *proto;
+	void *proto_ctx;
+};
+
+struct net_server;
+
+/* Parses and binds the listeners. Returns NULL with a malloc'd message in
+ * *error_r. */
+struct net_server *net_server_new(const struct net_server_params *params, char **error_r);
+/* Blocks SIGTERM/SIGINT/SIGHUP in every thread, runs the loops and
+ * handles signals until shutdown has completed. Returns 0. */
+int net_server_run(struct net_server *srv);
+/* Asks a running server to shut down (as SIGTERM would); any thread. */
+void net_server_stop(struct net_server *srv);
+unsigned net_server_threads(const struct net_server *srv);
+/* The loops, for work that must run on each (e.g. listing sessions). */
+struct loop *net_server_loop(const struct net_server *srv, unsigned i);
+struct conn_list *net_server_conns(const struct net_server *srv, unsigned i);
+/* Runs after the loops have stopped: drains their queues (completions of
+ * pool jobs) so nothing is left half-done, then frees everything. */
+void net_server_free(struct net_server **srv);
+
+#endif

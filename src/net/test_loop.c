@@ -1,0 +1,168 @@
+/* test_loop: the timer heap against a reference model, cross-thread
+ * posting, deferred ordering. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib/test.h"
+#include "net/loop.h"
+
+TEST_STATE_DEFINE;
+
+#define N_TIMERS 500
+
+struct fire_log {
+	int order[N_TIMERS];
+	int count;
+	struct loop *loop;
+	int expected;
+};
+
+struct tctx {
+	struct fire_log *log;
+	int id;
+};
+
+static void on_fire(void *arg)
+{
+	struct tctx *t = arg;
+	t->log->order[t->log->count++] = t->id;
+	if (t->log->count == t->log->expected)
+		loop_stop(t->log->loop);
+}
+
+static void test_timer_heap(void)
+{
+	test_begin("timers fire in deadline order, stopped ones never");
+	struct loop *loop = loop_new(0);
+	static struct timer timers[N_TIMERS];
+	static struct tctx ctxs[N_TIMERS];
+	static int delay[N_TIMERS];
+	bool stopped[N_TIMERS] = {false};
+	struct fire_log log = {.loop = loop};
+	srand(42);
+	for (int i = 0; i < N_TIMERS; i++) {
+		timer_init(&timers[i]);
+		ctxs[i] = (struct tctx){&log, i};
+		delay[i] = (rand() % 50) * 2 + (i % 2); /* distinct parity: ties broken below */
+		timer_start(loop, &timers[i], (uint64_t)delay[i], on_fire, &ctxs[i]);
+	}
+	for (int i = 0; i < N_TIMERS; i += 3) {
+		timer_stop(loop, &timers[i]);
+		stopped[i] = true;
+	}
+	log.expected = N_TIMERS - (N_TIMERS + 2) / 3;
+	loop_run(loop);
+	test_assert(log.count == log.expected);
+	for (int i = 0; i < log.count; i++) {
+		test_assert(!stopped[log.order[i]]);
+		if (i > 0)
+			test_assert(delay[log.order[i - 1]] <= delay[log.order[i]]);
+	}
+	for (int i = 0; i < N_TIMERS; i++)
+		test_assert(!timer_active(&timers[i]));
+	loop_free(&loop);
+	test_end();
+}
+
+static void test_timer_restart(void)
+{
+	test_begin("restarting an active timer moves it");
+	struct loop *loop = loop_new(0);
+	struct timer a, b;
+	struct fire_log log = {.loop = loop, .expected = 2};
+	struct tctx ca = {&log, 1}, cb = {&log, 2};
+	timer_init(&a);
+	timer_init(&b);
+	timer_start(loop, &a, 5, on_fire, &ca);
+	timer_start(loop, &b, 20, on_fire, &cb);
+	timer_start(loop, &a, 40, on_fire, &ca);
+	test_assert(timer_active(&a));
+	loop_run(loop);
+	test_assert(log.count == 2 && log.order[0] == 2 && log.order[1] == 1);
+	loop_free(&loop);
+	test_end();
+}
+
+struct post_ctx {
+	struct loop *loop;
+	int received;
+	int total;
+};
+
+static void on_post(void *arg)
+{
+	struct post_ctx *p = arg;
+	if (++p->received == p->total)
+		loop_stop(p->loop);
+}
+
+static void *poster(void *arg)
+{
+	struct post_ctx *p = arg;
+	for (int i = 0; i < 1000; i++)
+		loop_post(p->loop, on_post, p);
+	return NULL;
+}
+
+static void test_post(void)
+{
+	test_begin("loop_post from four threads delivers every task on the loop");
+	struct post_ctx p = {.loop = loop_new(0), .total = 4000};
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, poster, &p);
+	loop_run(p.loop);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	test_assert(p.received == 4000);
+	loop_free(&p.loop);
+	test_end();
+}
+
+struct defer_ctx {
+	struct loop *loop;
+	int seq[3];
+	int n;
+};
+
+static void defer_b(void *arg)
+{
+	struct defer_ctx *d = arg;
+	d->seq[d->n++] = 2;
+	loop_stop(d->loop);
+}
+
+static void defer_a(void *arg)
+{
+	struct defer_ctx *d = arg;
+	d->seq[d->n++] = 1;
+	loop_defer(d->loop, defer_b, d); /* deferred from deferred: same round */
+}
+
+static void kick(void *arg)
+{
+	struct defer_ctx *d = arg;
+	d->seq[d->n++] = 0;
+	loop_defer(d->loop, defer_a, d);
+}
+
+static void test_defer(void)
+{
+	test_begin("deferred tasks run after the batch, in order, including nested ones");
+	struct defer_ctx d = {.loop = loop_new(0)};
+	loop_post(d.loop, kick, &d);
+	loop_run(d.loop);
+	test_assert(d.n == 3 && d.seq[0] == 0 && d.seq[1] == 1 && d.seq[2] == 2);
+	loop_free(&d.loop);
+	test_end();
+}
+
+int main(void)
+{
+	test_timer_heap();
+	test_timer_restart();
+	test_post();
+	test_defer();
+	return test_done();
+}

@@ -1,0 +1,28 @@
+/* workpool: a few threads for work that must not run on an event loop
+ * (password hashing now; blocking storage calls later).
+ *
+ * work(ctx) runs on a pool thread; then done(ctx) runs on the loop that
+ * submitted it, through loop_post(). The submitter keeps ctx alive until
+ * done runs, and done always runs (also during shutdown, before the pool
+ * is freed), so callers can count jobs in flight to know when they may
+ * free their state. */
+#ifndef ROOST_NET_WORKPOOL_H
+#define ROOST_NET_WORKPOOL_H
+
+#include <stddef.h>
+
+#include "net/loop.h"
+
+struct workpool;
+
+/* Starts `threads` threads (at least 1); name is for logs. */
+struct workpool *workpool_new(unsigned threads, const char *name);
+/* Queues a job. Any loop thread. */
+void workpool_submit(struct workpool *pool, struct loop *reply_loop, loop_fn *work, loop_fn *done,
+		     void *ctx);
+/* Jobs waiting (not yet started), for metrics and back-pressure. */
+size_t workpool_queued(struct workpool *pool);
+/* Finishes queued jobs, joins the threads and frees the pool. */
+void workpool_free(struct workpool **pool);
+
+#endif

@@ -1,0 +1,1 @@
+"""Integration tests for src/auth (see tests/integration/run.py)."""

@@ -1,0 +1,1 @@
+"""Integration tests for src/cli (see tests/integration/run.py)."""

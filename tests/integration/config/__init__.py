@@ -1,0 +1,1 @@
+"""Integration tests for src/config (see tests/integration/run.py)."""

@@ -1,0 +1,1 @@
+"""Integration tests for src/imap (see tests/integration/run.py)."""

@@ -1,0 +1,1 @@
+"""Integration tests for src/net (see tests/integration/run.py)."""
