@@ -26,6 +26,9 @@ cd "$root" || exit 1
 
 jobs=${JOBS:-2}
 unit_timeout=${UNIT_TIMEOUT:-300}
+# Sub-makes started by cmake --build must not inherit `make test`'s flags
+# (jobserver, "Entering directory" noise).
+unset MAKEFLAGS MFLAGS MAKELEVEL
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -50,14 +53,15 @@ done
 
 note() { printf '\n==== %s\n' "$*"; }
 
-# record PART PASSED FAILED [SKIPPED]
+# record PART PASSED FAILED [SKIPPED [WHAT FAILED]]
 record() {
-	local part=$1 passed=$2 failed=$3 skipped=${4:-0}
+	local part=$1 passed=$2 failed=$3 skipped=${4:-0} what=${5:-}
 	total_passed=$((total_passed + passed))
 	total_failed=$((total_failed + failed))
 	total_skipped=$((total_skipped + skipped))
 	local line="$part: $passed passed, $failed failed"
 	if [ "$skipped" -gt 0 ]; then line+=", $skipped skipped"; fi
+	if [ -n "$what" ]; then line+="  (failed:$what)"; fi
 	summary+=("$line")
 }
 
@@ -103,7 +107,7 @@ build() {
 
 # run_unit KIND: runs each test of <builddir>/unit-tests.txt.
 run_unit() {
-	local kind=$1 dir=build passed=0 failed=0 t out rc line p f
+	local kind=$1 dir=build passed=0 failed=0 t out rc line p f names=""
 	[ "$kind" = asan ] && dir=build-asan
 	build "$kind" unit-tests || return 0
 	note "unit tests ($dir)"
@@ -123,20 +127,25 @@ run_unit() {
 			f=1 # crashed, timed out (124) or leaked after printing its counts
 		fi
 		if [ "$f" -ne 0 ]; then
-			printf '%s\n' "$out"
-			printf 'FAILED %s (exit %d): %s passed, %s failed\n' "$t" "$rc" "$p" "$f"
+			if [ -n "$out" ]; then printf '%s\n' "$out"; fi
+			if [ "$rc" -eq 124 ]; then
+				printf 'FAILED %s: timed out after %s s\n' "$t" "$unit_timeout"
+			else
+				printf 'FAILED %s (exit %d): %s passed, %s failed\n' "$t" "$rc" "$p" "$f"
+			fi
+			names+=" $t"
 		else
 			printf '%-28s %s passed, %s failed\n' "$t" "$p" "$f"
 		fi
 		passed=$((passed + p))
 		failed=$((failed + f))
 	done <"$dir/unit-tests.txt"
-	record "unit ($dir)" "$passed" "$failed"
+	record "unit ($dir)" "$passed" "$failed" 0 "$names"
 }
 
 # run_integration KIND
 run_integration() {
-	local kind=$1 dir=build out rc line p f s
+	local kind=$1 dir=build out rc line p f s names
 	[ "$kind" = asan ] && dir=build-asan
 	build "$kind" roost || return 0
 	note "integration tests ($dir/roost)"
@@ -146,6 +155,7 @@ run_integration() {
 	ROOST_BIN="$root/$dir/roost" python3 tests/integration/run.py ${INTEGRATION_ARGS:-} 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+	names=$(sed -n 's/^failed: \(.*\)$/ \1/p' "$out" | tr -d '\n')
 	rm -f "$out"
 	if [ -n "$line" ]; then
 		p=${line%% passed*}
@@ -161,7 +171,7 @@ run_integration() {
 		p=0 f=0 s=0
 	fi
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-	record "integration ($dir/roost)" "$p" "$f" "$s"
+	record "integration ($dir/roost)" "$p" "$f" "$s" "$names"
 }
 
 for part in "${parts[@]}"; do

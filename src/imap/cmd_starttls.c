@@ -16,6 +16,7 @@ enum cmd_result cmd_starttls(struct session *s, const struct imap_command *cmd)
 		return cmd_bad(s, cmd, "TLS is already active");
 	resp_tagged(s, cmd->tag, RESP_OK, RESP_CODE_NONE, NULL, "Begin TLS negotiation now");
 	imap_parser_reset(s->parser);
+	s->tls_pending = true;
 	SSL_CTX *tls = tls_ctx_acquire(s->ctx->tls);
 	conn_start_tls(s->conn, tls, atomic_load(&s->ctx->settings.tls_handshake_timeout_s) * 1000);
 	SSL_CTX_free(tls);

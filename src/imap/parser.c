@@ -42,16 +42,16 @@
 #define IMAP_NUMBER_MAX 4294967295ULL
 
 enum parser_state {
-	PS_START,      /* between commands: nothing of the next one read */
+	PS_START, /* between commands: nothing of the next one read */
 	PS_TAG,
 	PS_NAME,
 	PS_ARG,        /* after a separating SP: an argument must start */
 	PS_LIST_FIRST, /* after "(": an argument or ")" */
 	PS_AFTER_ARG,  /* after an argument: SP, ")" or end of line */
 	PS_ATOM,
-	PS_SECT,       /* inside "[...]" of an atom */
-	PS_SECT_SP,    /* SP inside "[...]": part of the atom only if "(" follows */
-	PS_SECT_LIST,  /* inside "(...)" within "[...]" */
+	PS_SECT,      /* inside "[...]" of an atom */
+	PS_SECT_SP,   /* SP inside "[...]": part of the atom only if "(" follows */
+	PS_SECT_LIST, /* inside "(...)" within "[...]" */
 	PS_QUOTED,
 	PS_QUOTED_ESC, /* after "\" in a quoted string */
 	PS_TILDE,      /* "~" starting an argument: literal8 or an atom */
@@ -61,9 +61,9 @@ enum parser_state {
 	PS_LIT_LF,     /* after "}" CR */
 	PS_LIT_WAIT,   /* IMAP_PARSE_LITERAL reported: accept or reject */
 	PS_LIT_DATA,
-	PS_CR,         /* CR ending the command: LF must follow */
-	PS_SKIP_LINE,  /* after an error: discard to the end of the line */
-	PS_SKIP_LIT,   /* after an error: discard a non-sync literal's data */
+	PS_CR,        /* CR ending the command: LF must follow */
+	PS_SKIP_LINE, /* after an error: discard to the end of the line */
+	PS_SKIP_LIT,  /* after an error: discard a non-sync literal's data */
 	PS_FATAL,
 };
 
@@ -266,7 +266,7 @@ static enum step skip_line_end(struct imap_parser *p)
  * the rest of the command. If c ended the line, the skipping of the line
  * is already over. */
 static enum step fail(struct imap_parser *p, enum imap_parse_error kind, const char *text,
-		      unsigned char c)
+                      unsigned char c)
 {
 	set_error(p, kind, text);
 	p->state = PS_SKIP_LINE;
@@ -665,24 +665,42 @@ static enum step st_cr(struct imap_parser *p, unsigned char c)
 static enum step dispatch(struct imap_parser *p, unsigned char c)
 {
 	switch (p->state) {
-	case PS_TAG: return st_tag(p, c);
-	case PS_NAME: return st_name(p, c);
-	case PS_ARG: return st_arg(p, c);
-	case PS_LIST_FIRST: return st_list_first(p, c);
-	case PS_AFTER_ARG: return st_after_arg(p, c);
-	case PS_ATOM: return st_atom(p, c);
-	case PS_SECT: return st_sect(p, c);
-	case PS_SECT_SP: return st_sect_sp(p, c);
-	case PS_SECT_LIST: return st_sect_list(p, c);
-	case PS_QUOTED: return st_quoted(p, c);
-	case PS_QUOTED_ESC: return st_quoted_esc(p, c);
-	case PS_TILDE: return st_tilde(p, c);
-	case PS_LIT_NUM: return st_lit_num(p, c);
-	case PS_LIT_PLUS: return st_lit_plus(p, c);
-	case PS_LIT_CLOSE: return st_lit_close(p, c);
-	case PS_LIT_LF: return st_lit_lf(p, c);
-	case PS_CR: return st_cr(p, c);
-	default: return syntax(p, "Internal parser error", c); /* not reached */
+	case PS_TAG:
+		return st_tag(p, c);
+	case PS_NAME:
+		return st_name(p, c);
+	case PS_ARG:
+		return st_arg(p, c);
+	case PS_LIST_FIRST:
+		return st_list_first(p, c);
+	case PS_AFTER_ARG:
+		return st_after_arg(p, c);
+	case PS_ATOM:
+		return st_atom(p, c);
+	case PS_SECT:
+		return st_sect(p, c);
+	case PS_SECT_SP:
+		return st_sect_sp(p, c);
+	case PS_SECT_LIST:
+		return st_sect_list(p, c);
+	case PS_QUOTED:
+		return st_quoted(p, c);
+	case PS_QUOTED_ESC:
+		return st_quoted_esc(p, c);
+	case PS_TILDE:
+		return st_tilde(p, c);
+	case PS_LIT_NUM:
+		return st_lit_num(p, c);
+	case PS_LIT_PLUS:
+		return st_lit_plus(p, c);
+	case PS_LIT_CLOSE:
+		return st_lit_close(p, c);
+	case PS_LIT_LF:
+		return st_lit_lf(p, c);
+	case PS_CR:
+		return st_cr(p, c);
+	default:
+		return syntax(p, "Internal parser error", c); /* not reached */
 	}
 }
 
@@ -765,7 +783,7 @@ void imap_parser_set_limits(struct imap_parser *p, const struct imap_parser_limi
 }
 
 enum imap_parse_status imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
-					size_t *consumed_r)
+                                        size_t *consumed_r)
 {
 	enum step step = STEP_OK;
 	size_t i = 0;
@@ -798,10 +816,14 @@ enum imap_parse_status imap_parser_feed(struct imap_parser *p, const char *data,
 		i = len; /* nothing after a fatal error is ever looked at */
 	*consumed_r = i;
 	switch (step) {
-	case STEP_COMMAND: return IMAP_PARSE_COMMAND;
-	case STEP_LITERAL: return IMAP_PARSE_LITERAL;
-	case STEP_ERROR: return IMAP_PARSE_ERROR;
-	default: return IMAP_PARSE_NEED_MORE;
+	case STEP_COMMAND:
+		return IMAP_PARSE_COMMAND;
+	case STEP_LITERAL:
+		return IMAP_PARSE_LITERAL;
+	case STEP_ERROR:
+		return IMAP_PARSE_ERROR;
+	default:
+		return IMAP_PARSE_NEED_MORE;
 	}
 }
 
@@ -856,7 +878,7 @@ void imap_parser_literal_reject(struct imap_parser *p)
 }
 
 enum imap_parse_error imap_parser_error(const struct imap_parser *p, const char **text_r,
-					const char **tag_r)
+                                        const char **tag_r)
 {
 	if (text_r != NULL)
 		*text_r = p->err_text != NULL ? p->err_text : "No error";

@@ -26,7 +26,7 @@ static int seq_fail(const char **error_r, const char *text)
 
 /* seq-number = nz-number / "*" at s[*pos]; advances *pos. */
 static int parse_number(const char *s, size_t len, size_t *pos, uint32_t *num_r,
-			const char **error_r)
+                        const char **error_r)
 {
 	size_t i = *pos;
 	uint64_t n = 0;
@@ -41,8 +41,8 @@ static int parse_number(const char *s, size_t len, size_t *pos, uint32_t *num_r,
 	/* nz-number = digit-nz *DIGIT: no 0, no leading zero */
 	if (s[i] == '0')
 		return seq_fail(error_r, i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9'
-						 ? "Leading zero in sequence number"
-						 : "Sequence number 0 is invalid");
+		                             ? "Leading zero in sequence number"
+		                             : "Sequence number 0 is invalid");
 	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
 		n = n * 10 + (uint64_t)(s[i] - '0');
 		if (n > UINT32_MAX)
@@ -54,7 +54,7 @@ static int parse_number(const char *s, size_t len, size_t *pos, uint32_t *num_r,
 }
 
 int seqset_parse(const char *s, size_t len, struct arena *a, struct seqset *set_r,
-		 const char **error_r)
+                 const char **error_r)
 {
 	size_t n = 1, count = 0, pos = 0;
 

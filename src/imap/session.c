@@ -60,7 +60,8 @@ void session_write_str(struct session *s, const char *str)
 
 void session_bye(struct session *s, const char *text, const char *reason)
 {
-	if (text != NULL)
+	/* During a TLS handshake a plaintext BYE would only corrupt it. */
+	if (text != NULL && !s->tls_pending)
 		resp_status_untagged(s, RESP_BYE, RESP_CODE_NONE, NULL, text);
 	s->state = SESSION_LOGOUT;
 	timer_stop(conn_loop(s->conn), &s->idle_timer);
@@ -148,6 +149,7 @@ static void session_greet(struct session *s)
 static void session_on_tls_done(void *ctx, bool ok)
 {
 	struct session *s = ctx;
+	s->tls_pending = false;
 	if (!ok) {
 		log_info("event=tls sid=%016llx result=fail", (unsigned long long)s->id);
 		return; /* the connection closes itself */
@@ -163,9 +165,27 @@ static void session_on_tls_done(void *ctx, bool ok)
 
 /* --- input --- */
 
+/* The most a whole command may hold: literals are capped one by one and
+ * lines one by one, but a command can chain many of both. */
+static uint64_t session_max_command(const struct session *s)
+{
+	size_t max_line = atomic_load(&s->ctx->settings.max_line);
+	size_t max_literal = s->state == SESSION_NOT_AUTH
+				     ? atomic_load(&s->ctx->settings.max_literal_preauth)
+				     : atomic_load(&s->ctx->settings.max_literal);
+	return (uint64_t)max_literal + 4 * (uint64_t)max_line;
+}
+
 static void session_on_literal(struct session *s)
 {
 	const struct imap_literal_info *info = imap_parser_literal(s->parser);
+	if (imap_parser_command_size(s->parser) + info->size > session_max_command(s)) {
+		const char *tag = imap_parser_current_tag(s->parser);
+		resp_tagged(s, tag != NULL ? tag : "*", RESP_NO, RESP_CODE_TOOBIG, NULL,
+			    "Command too large");
+		imap_parser_literal_reject(s->parser);
+		return;
+	}
 	/* RFC 9051 §7.5: a synchronizing literal waits for "+". The size is
 	 * within limits here: the parser reported larger ones as errors. */
 	if (info->sync) {
@@ -427,6 +447,7 @@ void session_accept(struct imap_ctx *ctx, struct conn *c, bool implicit_tls)
 	}
 	session_restart_idle_timer(s);
 	if (implicit_tls) {
+		s->tls_pending = true;
 		SSL_CTX *tls = tls_ctx_acquire(ctx->tls);
 		conn_start_tls(c, tls, atomic_load(&ctx->settings.tls_handshake_timeout_s) * 1000);
 		SSL_CTX_free(tls);

@@ -50,6 +50,7 @@ struct session {
 	char *user; /* after login */
 	bool implicit_tls;
 	bool tls;        /* TLS is established (implicit or STARTTLS) */
+	bool tls_pending; /* a handshake is under way: nothing may be written */
 	bool greeted;
 	bool in_command; /* a command is running (CMD_ASYNC) */
 	bool conn_gone;  /* the connection was closed; free when jobs == 0 */

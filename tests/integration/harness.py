@@ -255,8 +255,9 @@ class RawClient:
     _LITERAL_AT_END = re.compile(rb"~?\{(\d+)\}\r\n$")
 
     def read_response(self, timeout=None):
-        """One response line as str without CRLF; literals announced at the
-        end of a line are read and included verbatim."""
+        """One response line as str without its CRLF (a line ended by a bare
+        LF fails the test); literals announced at the end of a line are
+        read and included verbatim."""
         line = self.readline(timeout)
         while True:
             m = self._LITERAL_AT_END.search(line)
@@ -264,11 +265,9 @@ class RawClient:
                 break
             line += self.read_exact(int(m.group(1)), timeout)
             line += self.readline(timeout)
-        if line.endswith(b"\r\n"):
-            line = line[:-2]
-        elif line.endswith(b"\n"):
-            line = line[:-1]
-        return line.decode("utf-8", "surrogateescape")
+        if not line.endswith(b"\r\n"):
+            raise AssertionError(f"response line not ended by CRLF: {line!r}")
+        return line[:-2].decode("utf-8", "surrogateescape")
 
     def read_tagged(self, tag, timeout=None):
         """Reads until the line tagged `tag`. Returns (untagged, tagged):
@@ -345,7 +344,8 @@ class RoostServer:
     settings: config keys overriding the defaults (a value of None removes
     the key). users: {name: password} added with the default scheme
     (password_scheme, SHA512-CRYPT unless set). plaintext_auth: written to
-    the config when given (the server's default is "loopback")."""
+    the config when given (the server's default is "loopback"). serve_args:
+    extra arguments for `roost serve` (e.g. ["-o", "key=value"])."""
 
     DEFAULTS = {
         "log_level": "info",
@@ -357,7 +357,8 @@ class RoostServer:
         "state_dir": "state",
     }
 
-    def __init__(self, settings=None, users=None, plaintext_auth=None):
+    def __init__(self, settings=None, users=None, plaintext_auth=None, serve_args=()):
+        self.serve_args = list(serve_args)
         self.dir = tempfile.mkdtemp(prefix="roost-it-")
         self.imap_port, self.imaps_port = free_ports(2)
         self.proc = None
@@ -441,7 +442,7 @@ class RoostServer:
         log = open(self.log_path, "ab")
         out = open(self.stdout_path, "ab")
         try:
-            self.proc = subprocess.Popen([roost_bin(), "serve", "-c", self.conf],
+            self.proc = subprocess.Popen([roost_bin(), "serve", "-c", self.conf] + self.serve_args,
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=log,
                                          cwd=self.dir)
         finally:
@@ -579,12 +580,13 @@ class ServerTestCase(unittest.TestCase):
     settings = {}
     users = USERS
     plaintext_auth = None
+    serve_args = ()
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.server = RoostServer(settings=cls.settings, users=cls.users,
-                                 plaintext_auth=cls.plaintext_auth)
+                                 plaintext_auth=cls.plaintext_auth, serve_args=cls.serve_args)
         try:
             cls.prepare(cls.server)
             cls.server.start()

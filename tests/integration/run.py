@@ -74,6 +74,9 @@ def main():
     bad_tests.update(t.id() for t in result.unexpectedSuccesses)
     failed = len(bad_tests) + fixture_errors
     passed = max(0, result.testsRun - skipped - len(bad_tests))
+    for name in sorted(bad_tests) + [str(t) for t, _ in result.failures + result.errors
+                                     if not isinstance(t, unittest.TestCase)]:
+        print(f"failed: {name}")
     print(f"integration: {time.monotonic() - start:.1f} s")
     print(f"{passed} passed, {failed} failed, {skipped} skipped", flush=True)
     return 0 if failed == 0 else 1

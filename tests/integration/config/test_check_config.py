@@ -97,15 +97,15 @@ class CheckConfig(unittest.TestCase):
 
     def test_unknown_key_reports_file_and_line(self):
         """An unknown key on line 3 => exit non-zero, stderr has
-        "roost.conf:3:" and the key."""
+        "CONF:3:" (the path as given) and the key."""
         path = self.write("# comment\nlog_level = info\nbogus_key = 1\n")
         r = self.check(conf=path)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("roost.conf:3:", r.stderr)
+        self.assertIn(f"{path}:3:", r.stderr)
         self.assertIn("bogus_key", r.stderr)
 
     def test_bad_values_report_line(self):
-        """Bad values => exit non-zero with "roost.conf:LINE:": a non-number
+        """Bad values => exit non-zero with "CONF:LINE:": a non-number
         for threads, an unknown log level, an unknown plaintext_auth, a
         size with a bad suffix, a duplicate key."""
         cases = [
@@ -117,9 +117,10 @@ class CheckConfig(unittest.TestCase):
         ]
         for text, line in cases:
             with self.subTest(text=text):
-                r = self.check(conf=self.write(text))
+                path = self.write(text)
+                r = self.check(conf=path)
                 self.assertNotEqual(r.returncode, 0, r.stdout)
-                self.assertIn(f"roost.conf:{line}:", r.stderr)
+                self.assertIn(f"{path}:{line}:", r.stderr)
 
     def test_sizes_and_durations(self):
         """Sizes accept k/m/g, durations s/m/h/d."""
@@ -146,4 +147,4 @@ class CheckConfig(unittest.TestCase):
         path = self.write("bogus_key = 1\n")
         r = run_cli(["serve", "-c", path], timeout=10)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("roost.conf:1:", r.stderr)
+        self.assertIn(f"{path}:1:", r.stderr)

@@ -1,7 +1,5 @@
 """Greeting and CAPABILITY in every state (RFC 9051 §7.1, §6.1.1, §6.2)."""
 
-import unittest
-
 from harness import ServerTestCase, caps_of, plain_ir, quote, status_re
 
 BASE = {"IMAP4REV1", "IMAP4REV2"}
@@ -156,5 +154,34 @@ class CapsPlaintextNever(ServerTestCase):
         self.login(c)
 
 
-if __name__ == "__main__":
-    unittest.main()
+
+class CapsPlaintextNeverOverride(ServerTestCase):
+    """`roost serve -c CONF -o plaintext_auth=never` (config says always):
+    the command-line override wins."""
+
+    plaintext_auth = "always"
+    serve_args = ("-o", "plaintext_auth=never")
+
+    def test_override_applies(self):
+        """LOGINDISABLED advertised, LOGIN answered NO [PRIVACYREQUIRED]."""
+        c = self.connect()
+        caps = self.caps(c)
+        self.assertIn("LOGINDISABLED", caps)
+        self.assertNotIn("AUTH=PLAIN", caps)
+        _, tagged = c.command("a", f"LOGIN alice {quote(self.users['alice'])}")
+        self.assertRegex(tagged, status_re("a", "NO", "PRIVACYREQUIRED"))
+
+
+class CapsPlaintextAlways(ServerTestCase):
+    """plaintext_auth=always behaves like loopback here (we are on
+    127.0.0.1): AUTH=PLAIN, no LOGINDISABLED, LOGIN works."""
+
+    plaintext_auth = "always"
+
+    def test_login_allowed(self):
+        """AUTH=PLAIN advertised and LOGIN OK in plaintext."""
+        c = self.connect()
+        caps = self.caps(c)
+        self.assertIn("AUTH=PLAIN", caps)
+        self.assertNotIn("LOGINDISABLED", caps)
+        self.login(c)

@@ -65,6 +65,7 @@ class Logs(ServerTestCase):
         order = [events.index("connect"), fail[0], ok[0], events.index("logout")]
         self.assertEqual(order, sorted(order), lines)
         self.assertIn("ip=127.0.0.1", lines[events.index("connect")].split())
+        self.assertRegex(lines[ok[0]], r'\buser="?alice"?( |$)')
         for l in lines:
             self.assertRegex(l, LINE)
 

@@ -70,6 +70,35 @@ class Malformed(ServerTestCase):
         self.assertRegex(line, status_re("a", "NO", "TOOBIG"))
         self.assertNoop(c, "x")
 
+    def test_literal_limit_boundary_preauth(self):
+        """max_literal_size_preauth (default 8k = 8192) is inclusive: {8192}
+        gets "+ " (then the wrong password fails with NO, not TOOBIG);
+        {8193} gets NO [TOOBIG] without "+"."""
+        c = self.connect()
+        c.send(b"a LOGIN alice {8192}\r\n")
+        self.assertTrue(c.read_response().startswith("+ "))
+        c.send(b"w" * 8192 + b"\r\n")
+        _, tagged = c.read_tagged("a")
+        self.assertRegex(tagged, r"^a NO ")
+        self.assertNotIn("TOOBIG", tagged)
+        c.send(b"b LOGIN alice {8193}\r\n")
+        self.assertRegex(c.read_response(), status_re("b", "NO", "TOOBIG"))
+        self.assertNoop(c, "x")
+
+    def test_literal_limit_after_login(self):
+        """After login the larger max_literal_size applies: a 20000-byte
+        literal (TOOBIG before login) gets "+ " and the command runs."""
+        c = self.connect()
+        c.send(b'p ID ("name" {20000}\r\n')
+        self.assertRegex(c.read_response(), status_re("p", "NO", "TOOBIG"))
+        self.login(c)
+        c.send(b'a ID ("name" {20000}\r\n')
+        self.assertTrue(c.read_response().startswith("+ "))
+        c.send(b"n" * 20000 + b")\r\n")
+        _, tagged = c.read_tagged("a")
+        self.assertRegex(tagged, r"^a (OK|BAD) ")   # RFC 2971 caps value length
+        self.assertNoop(c, "x")
+
     def test_nonsync_literal_too_big(self):
         """`a LOGIN alice {100000+}` plus its 100000 bytes and CRLF => `a NO
         [TOOBIG]`; the bytes are skipped; `x NOOP` sent right after => OK."""

@@ -2,6 +2,7 @@
 
 import socket
 import ssl
+import warnings
 
 from harness import HOST, ServerTestCase, cert_der, status_re
 
@@ -37,8 +38,10 @@ class IMAPS(ServerTestCase):
         ctx = self.server.context()
         try:
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_1
         except (ssl.SSLError, ValueError) as e:
             self.skipTest(f"this client cannot offer TLS 1.1: {e}")
         sock = socket.create_connection((HOST, self.server.imaps_port), timeout=10)

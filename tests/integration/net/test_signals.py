@@ -8,6 +8,7 @@ import unittest
 
 from harness import (USERS, RoostServer, cert_der, insecure_context, make_cert, quote,
                      status_re)
+from harness import run_cli as harness_run_cli
 
 
 class Signals(unittest.TestCase):
@@ -115,6 +116,46 @@ class Signals(unittest.TestCase):
             self.assertRegex(t, status_re(f"n{i}", "OK"))
         self.assertEqual(old[-1].sock.getpeercert(binary_form=True), cert_der(srv.ca_file))
         srv.assert_alive()
+        self.assertEqual(srv.stop(), 0)
+
+    def test_sighup_bad_certificate_keeps_old(self):
+        """SIGHUP while tls/cert.pem is garbage: the reload fails, the
+        server keeps running and serving the old certificate."""
+        srv = self.server
+        with open(srv.cert, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+        srv.signal(signal.SIGHUP)
+        time.sleep(0.5)
+        srv.assert_alive()
+        self.assertEqual(self.peer_der(), cert_der(srv.ca_file))
+        self.assertEqual(srv.stop(), 0)
+
+    def test_sighup_reloads_passwd(self):
+        """SIGHUP re-reads the passwd-file: a user added with `roost user
+        add` while the server runs can log in after SIGHUP; a deleted one
+        cannot."""
+        srv = self.server
+        srv.add_user("newbie", "newbie-Pw-7")
+        run = harness_run_cli(["user", "del", "bob", "-c", srv.conf])
+        self.assertEqual(run.returncode, 0, run.stderr)
+        srv.signal(signal.SIGHUP)
+        def login(user, pw):
+            c = srv.raw()
+            try:
+                c.greeting()
+                return c.command("a", f"LOGIN {user} {quote(pw)}")[1]
+            finally:
+                c.close()
+
+        deadline = time.monotonic() + 5
+        while True:
+            new = login("newbie", "newbie-Pw-7")
+            if new.startswith("a OK ") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        old = login("bob", USERS["bob"])
+        self.assertRegex(new, status_re("a", "OK"))
+        self.assertRegex(old, status_re("a", "NO", "AUTHENTICATIONFAILED"))
         self.assertEqual(srv.stop(), 0)
 
     def test_sighup_no_change(self):
