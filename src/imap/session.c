@@ -314,6 +314,13 @@ static void session_process(struct session *s)
 	}
 	if (!s->conn_gone && !s->in_command && imap_parser_idle(s->parser) && buf_rlen(in) == 0)
 		imap_parser_trim(s->parser);
+	/* The client ended its side: once nothing it sent is left to answer,
+	 * close (after the replies are out). */
+	if (conn_eof(s->conn) && session_can_read(s) &&
+	    conn_output_pending(s->conn) <= SESSION_OUTPUT_HIGH_WATER) {
+		conn_close_after_flush(s->conn, "eof", SESSION_BYE_FLUSH_MS);
+		return;
+	}
 	if (!s->conn_gone)
 		conn_flush(s->conn);
 }

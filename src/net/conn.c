@@ -56,6 +56,7 @@ struct conn {
 	unsigned tls_wants; /* LOOP_READ/LOOP_WRITE OpenSSL asked for */
 
 	bool input_paused;
+	bool eof;           /* the peer finished sending (it may still read) */
 	bool write_blocked; /* output is waiting for a write event */
 	bool closing;
 	bool close_after_flush;
@@ -283,6 +284,7 @@ bool conn_peer_is_loopback(const struct conn *c) { return c->peer_loopback; }
 bool conn_is_tls(const struct conn *c) { return c->tls_state == TLS_ON; }
 struct buf *conn_input(struct conn *c) { return &c->in; }
 bool conn_input_paused(const struct conn *c) { return c->input_paused; }
+bool conn_eof(const struct conn *c) { return c->eof; }
 size_t conn_output_pending(const struct conn *c) { return c->out.len - c->out.rpos; }
 bool conn_closing(const struct conn *c) { return c->closing; }
 const char *conn_close_reason(const struct conn *c) { return c->close_reason; }
@@ -315,7 +317,7 @@ static void conn_update_interest(struct conn *c)
 	if (c->tls_state == TLS_HANDSHAKE) {
 		ev = c->tls_wants ? c->tls_wants : LOOP_READ;
 	} else {
-		if (!c->input_paused && c->tls_state != TLS_WAIT_FLUSH)
+		if (!c->input_paused && !c->eof && c->tls_state != TLS_WAIT_FLUSH)
 			ev |= LOOP_READ;
 		if (c->write_blocked)
 			ev |= LOOP_WRITE;
@@ -399,11 +401,19 @@ static int conn_read_some(struct conn *c)
 		ssize_t n = c->transport->read(c, buf_wptr(&c->in), buf_wlen(&c->in));
 		if (n == CONN_AGAIN)
 			break;
-		if (n <= 0) {
+		if (n == 0) {
+			/* Half-close: commands sent before it still get answers
+			 * (`printf 'a LOGOUT' | nc -N` style clients). The handler
+			 * closes once it has dealt with them. */
+			c->eof = true;
+			conn_update_interest(c);
+			return 1;
+		}
+		if (n < 0) {
 			if (buf_rlen(&c->in) == 0)
 				buf_release(&c->in);
-			conn_close(c, n == 0 ? "eof" : "read error");
-			return total > 0 ? 1 : -1;
+			conn_close(c, "read error");
+			return -1;
 		}
 		c->in.len += (size_t)n;
 		total += (size_t)n;
@@ -418,7 +428,12 @@ static int conn_read_some(struct conn *c)
 
 static void conn_deliver_input(struct conn *c)
 {
-	if (buf_rlen(&c->in) > 0 && c->handler != NULL)
+	if (c->handler == NULL) {
+		if (c->eof)
+			conn_close(c, "eof");
+		return;
+	}
+	if (buf_rlen(&c->in) > 0 || c->eof)
 		c->handler->on_input(c->handler_ctx);
 	if (buf_rlen(&c->in) == 0)
 		buf_release(&c->in);
@@ -426,11 +441,8 @@ static void conn_deliver_input(struct conn *c)
 
 static void conn_do_read(struct conn *c)
 {
-	int r = conn_read_some(c);
-	if (r > 0)
+	if (conn_read_some(c) > 0)
 		conn_deliver_input(c);
-	/* On end of stream the session still gets the last bytes above (a
-	 * pipelined LOGOUT, say); conn_close() already queued the free. */
 }
 
 static void conn_read_scheduled(void *ctx)
@@ -540,7 +552,7 @@ static void conn_on_event(void *ctx, unsigned events)
 		c->handler->on_drained(c->handler_ctx);
 	if (c->closing)
 		return;
-	if ((events & LOOP_READ) && !c->input_paused && c->tls_state != TLS_WAIT_FLUSH)
+	if ((events & LOOP_READ) && !c->input_paused && !c->eof && c->tls_state != TLS_WAIT_FLUSH)
 		conn_do_read(c);
 	else if ((events & LOOP_ERROR) && !(events & LOOP_WRITE))
 		conn_close(c, "socket error");

@@ -5,7 +5,9 @@
  * protocol layer (an IMAP session) attaches a handler and is called back
  * on that loop's thread only:
  *   on_input    bytes were appended to conn_input(); consume what you can
- *               (unconsumed bytes stay for the next call)
+ *               (unconsumed bytes stay for the next call); also called once
+ *               when the peer ends its side (conn_eof()): the handler
+ *               answers what it has and then closes
  *   on_drained  output that could not be written at once has now all been
  *               written (the moment to resume work paused for back-pressure)
  *   on_tls_done a handshake started with conn_start_tls() finished
@@ -76,6 +78,8 @@ struct buf *conn_input(struct conn *c);
  * read so they are not stranded. */
 void conn_pause_input(struct conn *c, bool pause);
 bool conn_input_paused(const struct conn *c);
+/* The peer has finished sending; no more input will come. */
+bool conn_eof(const struct conn *c);
 
 /* Queues bytes for the client. Nothing is sent until conn_flush() or the
  * next write event. */

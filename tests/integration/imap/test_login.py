@@ -114,3 +114,75 @@ class Login(ServerTestCase):
         finally:
             typ, _ = m.logout()
         self.assertEqual(typ, "BYE")
+
+
+class LoginPipelining(ServerTestCase):
+    """LOGIN waits for the password hash on a worker; commands after it must
+    still run in order, in the state LOGIN left."""
+
+    def test_pipelined_after_login(self):
+        """`a LOGIN ...\\r\\nb CAPABILITY\\r\\nc ENABLE IMAP4rev2\\r\\n` in one
+        send: a OK, then b's CAPABILITY already without AUTH=PLAIN, then
+        c's ENABLED (valid only after login)."""
+        c = self.connect()
+        c.send(f"a LOGIN alice {quote(self.users['alice'])}\r\nb CAPABILITY\r\n"
+               "c ENABLE IMAP4rev2\r\n".encode())
+        _, ta = c.read_tagged("a")
+        untagged_b, tb = c.read_tagged("b")
+        untagged_c, tc = c.read_tagged("c")
+        self.assertRegex(ta, status_re("a", "OK"))
+        self.assertRegex(tb, status_re("b", "OK"))
+        self.assertRegex(tc, status_re("c", "OK"))
+        caps = caps_of(untagged_b[0])
+        self.assertNotIn("AUTH=PLAIN", caps)
+        self.assertTrue(any(u.upper().startswith("* ENABLED") for u in untagged_c), untagged_c)
+
+    def test_pipelined_after_failed_login(self):
+        """A failed LOGIN followed by ENABLE in one send: NO, then BAD
+        (still not authenticated)."""
+        c = self.connect()
+        c.send(b'a LOGIN alice "nope"\r\nb ENABLE IMAP4rev2\r\n')
+        _, ta = c.read_tagged("a")
+        _, tb = c.read_tagged("b")
+        self.assertRegex(ta, status_re("a", "NO", "AUTHENTICATIONFAILED"))
+        self.assertRegex(tb, status_re("b", "BAD"))
+
+    def test_literal_sent_in_pieces(self):
+        """A synchronizing literal whose bytes arrive in two pieces, 0.3 s
+        apart, is assembled: a OK."""
+        c = self.connect()
+        pw = self.users["alice"].encode()
+        c.send(b"a LOGIN alice {%d}\r\n" % len(pw))
+        self.assertTrue(c.read_response().startswith("+ "))
+        c.send(pw[:5])
+        self.assertEqual(c.quiet(0.3), b"")
+        c.send(pw[5:] + b"\r\n")
+        self.assertRegex(c.read_tagged("a")[1], status_re("a", "OK"))
+
+    def test_disconnect_during_login(self):
+        """50 clients send LOGIN (and AUTHENTICATE) and close at once, while
+        the hash is computed: the server survives (no use after free) and
+        serves the next client."""
+        for i in range(50):
+            c = self.server.raw()
+            try:
+                c.greeting()
+                if i % 2:
+                    c.send(f"a LOGIN bob {quote(self.users['bob'])}\r\n".encode())
+                else:
+                    c.send(b"a AUTHENTICATE PLAIN AGJvYgBib2ItU2VjcmV0LTI=\r\n")
+            finally:
+                c.close()
+        d = self.connect()
+        self.login(d, "bob")
+        self.server.assert_alive()
+
+    def test_disconnect_mid_literal(self):
+        """A client that closes in the middle of a literal does not disturb
+        the server."""
+        c = self.server.raw()
+        c.greeting()
+        c.send(b"a LOGIN alice {100+}\r\nabc")
+        c.close()
+        d = self.connect()
+        self.assertNoop(d)

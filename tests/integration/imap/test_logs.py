@@ -117,3 +117,18 @@ class Logs(ServerTestCase):
         sid, _ = self.session_lines(port)
         self.wait_for(lambda l: f"sid={sid}" in l and
                       re.search(r"\bevent=(disconnect|logout)\b", l), f"disconnect of {sid}")
+
+    def test_tls_event(self):
+        """An IMAPS session logs event=tls result=ok with its sid and the
+        TLS version; a STARTTLS session too."""
+        for tls in (True, False):
+            with self.subTest(imaps=tls):
+                c = self.connect(tls=tls)
+                if not tls:
+                    self.starttls(c)
+                port = c.sock.getsockname()[1]
+                sid, _ = self.session_lines(port)
+                line = self.wait_for(lambda l: f"sid={sid}" in l and "event=tls" in l.split(),
+                                     f"tls of {sid}")[0]
+                self.assertIn("result=ok", line.split())
+                self.assertRegex(line, r"\bversion=TLSv1\.[23]\b")
