@@ -106,8 +106,15 @@ struct imap_parser {
 	struct imap_literal_info lit;
 	bool lit_digits;       /* at least one digit seen */
 	bool lit_out_of_range; /* number > IMAP_NUMBER_MAX */
-	char *lit_dst;         /* where the next data byte goes */
+	char *lit_dst;         /* where the next data byte goes (small literals) */
 	uint64_t lit_left;
+	/* Large literals grow on the heap as their bytes arrive, so that a
+	 * client announcing {64000000} and sending nothing holds nothing. */
+	struct imap_arg *big_arg; /* set while a large literal is read */
+	size_t big_len, big_cap;
+	char **bigs; /* heap blocks of this command's large literals */
+	size_t nbigs, bigs_cap;
+	uint64_t bigs_announced; /* sizes of this command's large literals */
 
 	struct tail tail;
 	uint64_t skip_left; /* PS_SKIP_LIT: bytes still to discard */
@@ -302,8 +309,70 @@ static size_t skip_literal(struct imap_parser *p, size_t len)
 
 /* --- commands and lists --- */
 
+/* Literals above this size are read into heap memory that grows with
+ * the data actually received. */
+#define BIG_LITERAL_STEP (64 * 1024)
+
+static void free_bigs(struct imap_parser *p)
+{
+	for (size_t i = 0; i < p->nbigs; i++)
+		free(p->bigs[i]);
+	p->nbigs = 0;
+	p->big_arg = NULL;
+	p->bigs_announced = 0;
+}
+
+static void big_grow(struct imap_parser *p, size_t need)
+{
+	if (need <= p->big_cap)
+		return;
+	size_t cap = p->big_cap * 2;
+	if (cap < need)
+		cap = need;
+	size_t total = p->big_arg->len;
+	if (cap > total)
+		cap = total;
+	char *old = p->bigs[p->nbigs - 1];
+	p->bigs[p->nbigs - 1] = xrealloc(old, cap + 1);
+	p->big_cap = cap;
+}
+
+static void big_begin(struct imap_parser *p, struct imap_arg *arg)
+{
+	if (p->nbigs == p->bigs_cap) {
+		p->bigs_cap = p->bigs_cap ? p->bigs_cap * 2 : 4;
+		p->bigs = xrealloc(p->bigs, p->bigs_cap * sizeof(*p->bigs));
+	}
+	p->big_cap = BIG_LITERAL_STEP;
+	p->bigs[p->nbigs++] = xmalloc(p->big_cap + 1);
+	p->big_len = 0;
+	p->big_arg = arg;
+	p->bigs_announced += arg->len;
+}
+
+/* Copies literal data: into the arena block for small literals, into the
+ * growing heap block for large ones. */
+static void lit_store(struct imap_parser *p, const char *data, size_t n)
+{
+	if (p->big_arg == NULL) {
+		memcpy(p->lit_dst, data, n);
+		p->lit_dst += n;
+		return;
+	}
+	big_grow(p, p->big_len + n);
+	char *block = p->bigs[p->nbigs - 1];
+	memcpy(block + p->big_len, data, n);
+	p->big_len += n;
+	if (p->big_len == p->big_arg->len) {
+		block[p->big_len] = '\0';
+		p->big_arg->str = block;
+		p->big_arg = NULL;
+	}
+}
+
 static void begin_command(struct imap_parser *p)
 {
+	free_bigs(p);
 	arena_reset(&p->arena);
 	memset(&p->cmd, 0, sizeof(p->cmd));
 	p->tag = p->name = NULL;
@@ -733,9 +802,8 @@ static size_t lit_data(struct imap_parser *p, const char *data, size_t len, enum
 		*step_r = STEP_ERROR;
 		return used;
 	}
-	memcpy(p->lit_dst, data, n);
-	p->lit_dst += n;
 	p->lit_left -= n;
+	lit_store(p, data, n);
 	if (p->lit_left == 0)
 		p->state = PS_AFTER_ARG;
 	return n;
@@ -770,6 +838,8 @@ void imap_parser_free(struct imap_parser **pp)
 
 	if (p == NULL)
 		return;
+	free_bigs(p);
+	free(p->bigs);
 	arena_release(&p->arena);
 	free(p->tok);
 	free(p->frames);
@@ -853,15 +923,20 @@ void imap_parser_literal_accept(struct imap_parser *p)
 		return;
 	size_t size = (size_t)p->lit.size; /* <= max_literal, a size_t */
 	struct imap_arg *arg = push_arg(p);
-	char *buf = arena_alloc(&p->arena, size + 1);
 
-	buf[size] = '\0';
 	arg->type = IMAP_ARG_LITERAL;
 	arg->literal8 = p->lit.literal8;
-	arg->str = buf;
 	arg->len = size;
-	p->lit_dst = buf;
 	p->lit_left = size;
+	if (size > BIG_LITERAL_STEP) {
+		arg->str = NULL; /* set when the last byte has arrived */
+		big_begin(p, arg);
+	} else {
+		char *buf = arena_alloc(&p->arena, size + 1);
+		buf[size] = '\0';
+		arg->str = buf;
+		p->lit_dst = buf;
+	}
 	/* A new line starts after the data. */
 	p->line_len = 0;
 	tail_reset(&p->tail);
@@ -894,11 +969,12 @@ bool imap_parser_idle(const struct imap_parser *p)
 
 size_t imap_parser_command_size(const struct imap_parser *p)
 {
-	return p->arena.used_total;
+	return p->arena.used_total + (size_t)p->bigs_announced;
 }
 
 void imap_parser_reset(struct imap_parser *p)
 {
+	free_bigs(p);
 	arena_reset(&p->arena);
 	memset(&p->cmd, 0, sizeof(p->cmd));
 	p->tag = p->name = NULL;
@@ -926,6 +1002,9 @@ void imap_parser_trim(struct imap_parser *p)
 	free(p->frames);
 	p->frames = NULL;
 	p->frames_cap = 0;
+	free(p->bigs);
+	p->bigs = NULL;
+	p->bigs_cap = 0;
 }
 
 /* --- argument helpers --- */

@@ -1073,8 +1073,69 @@ static void test_random_consistency(void)
 	test_end();
 }
 
+/* Feeds in chunks of `step` bytes, accepting literals; returns the status
+ * of the last feed. */
+static enum imap_parse_status feed_chunks(struct imap_parser *p, const char *in, size_t len,
+					  size_t step)
+{
+	enum imap_parse_status st = IMAP_PARSE_NEED_MORE;
+	size_t off = 0;
+	while (off < len) {
+		size_t n = len - off < step ? len - off : step;
+		size_t used = 0;
+		st = imap_parser_feed(p, in + off, n, &used);
+		off += used;
+		if (st == IMAP_PARSE_LITERAL)
+			imap_parser_literal_accept(p);
+		else if (st != IMAP_PARSE_NEED_MORE)
+			break;
+	}
+	return st;
+}
+
+static void test_big_literal(void)
+{
+	test_begin("large literals grow as data arrives and arrive intact");
+	struct imap_parser_limits lim;
+	imap_parser_limits_default(&lim);
+	struct imap_parser *p = imap_parser_new(&lim);
+	size_t size = 300000;
+	char header[64];
+	int hl = snprintf(header, sizeof(header), "A1 APPEND box {%zu+}\r\n", size);
+	char *in = malloc((size_t)hl + size + 2);
+	memcpy(in, header, (size_t)hl);
+	for (size_t i = 0; i < size; i++)
+		in[hl + (int)i] = (char)('a' + i % 26);
+	memcpy(in + hl + size, "\r\n", 2);
+	enum imap_parse_status st = feed_chunks(p, in, (size_t)hl + size + 2, 7001);
+	test_assert(st == IMAP_PARSE_COMMAND);
+	const struct imap_command *cmd = imap_parser_command(p);
+	test_assert(cmd->nargs == 2 && cmd->args[1].type == IMAP_ARG_LITERAL);
+	test_assert(cmd->args[1].len == size && cmd->args[1].str != NULL);
+	test_assert(memcmp(cmd->args[1].str, in + hl, size) == 0);
+	test_assert(cmd->args[1].str[size] == '\0');
+	/* A second command frees the first one's literal (ASan checks). */
+	st = feed_chunks(p, "A2 NOOP\r\n", 9, 100);
+	test_assert(st == IMAP_PARSE_COMMAND);
+	/* An announced literal whose data never comes costs nothing yet, and a
+	 * NUL inside a large literal is still an error. */
+	char nulcmd[80];
+	int nl = snprintf(nulcmd, sizeof(nulcmd), "A3 X {%d+}\r\nabc", 100000);
+	st = feed_chunks(p, nulcmd, (size_t)nl, 1000);
+	test_assert(st == IMAP_PARSE_NEED_MORE);
+	test_assert(imap_parser_command_size(p) >= 100000);
+	size_t used = 0;
+	st = imap_parser_feed(p, "\0", 1, &used);
+	test_assert(st == IMAP_PARSE_ERROR);
+	imap_parser_reset(p);
+	imap_parser_free(&p);
+	free(in);
+	test_end();
+}
+
 int main(void)
 {
+	test_big_literal();
 	test_valid();
 	test_valid_limits();
 	test_bad();
