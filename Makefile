@@ -42,4 +42,4 @@ asan: deps
 	scripts/run-tests.sh asan
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -8,6 +8,9 @@
 #                     unit tests there
 #   integration       tests/integration/run.py against build/roost
 #   asan-integration  the same against build-asan/roost
+#   fuzz              build the libFuzzer targets (clang, build-fuzz/) and run
+#                     each for FUZZ_SECONDS (default 30) from its corpus; a
+#                     crash or leak fails it
 # Shorthands: "gcc" = unit integration, "asan" = asan-unit asan-integration.
 #
 # Every unit test prints "N passed, N failed"; so does the integration
@@ -40,10 +43,10 @@ summary=()
 parts=()
 for arg in "${@:-all}"; do
 	case $arg in
-	all) parts+=(unit asan-unit integration asan-integration) ;;
+	all) parts+=(unit asan-unit integration asan-integration fuzz) ;;
 	gcc) parts+=(unit integration) ;;
 	asan) parts+=(asan-unit asan-integration) ;;
-	unit | asan-unit | integration | asan-integration) parts+=("$arg") ;;
+	unit | asan-unit | integration | asan-integration | fuzz) parts+=("$arg") ;;
 	*)
 		echo "usage: $0 [all|gcc|asan|unit|asan-unit|integration|asan-integration]..." >&2
 		exit 2
@@ -174,12 +177,45 @@ run_integration() {
 	record "integration ($dir/roost)" "$p" "$f" "$s" "$names"
 }
 
+# run_fuzz: a short libFuzzer run per target, from a scratch copy of its
+# corpus (the checked-in corpus stays small and reviewed).
+run_fuzz() {
+	local secs=${FUZZ_SECONDS:-30} passed=0 failed=0 names="" t work rc
+	if [ ! -f build-fuzz/CMakeCache.txt ]; then
+		CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROOST_FUZZ=ON ||
+			{ record "fuzz (build)" 0 1; return; }
+	fi
+	note "build build-fuzz: fuzz targets"
+	if ! cmake --build build-fuzz -j"$jobs" --target fuzz_parser; then
+		record "fuzz (build)" 0 1
+		return
+	fi
+	for t in parser; do
+		work=$(mktemp -d)
+		note "fuzz_$t for $secs s"
+		build-fuzz/fuzz_$t "$work" "fuzz/corpus/$t" -dict=fuzz/imap.dict \
+			-max_total_time="$secs" -print_final_stats=1 >"$work.log" 2>&1
+		rc=$?
+		tail -n 5 "$work.log"
+		if [ "$rc" -eq 0 ]; then
+			passed=$((passed + 1))
+		else
+			cat "$work.log"
+			failed=$((failed + 1))
+			names+=" fuzz_$t"
+		fi
+		rm -rf "$work" "$work.log"
+	done
+	record "fuzz (build-fuzz)" "$passed" "$failed" 0 "$names"
+}
+
 for part in "${parts[@]}"; do
 	case $part in
 	unit) run_unit gcc ;;
 	asan-unit) run_unit asan ;;
 	integration) run_integration gcc ;;
 	asan-integration) run_integration asan ;;
+	fuzz) run_fuzz ;;
 	esac
 done
 
