@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(
-	build-essential cmake pkg-config clang
+	build-essential cmake pkg-config clang libclang-rt-dev
 	libssl-dev openssl libsqlite3-dev libargon2-dev libcrypt-dev libinih-dev zlib1g-dev
 	python3 ca-certificates
 )

@@ -20,7 +20,9 @@ struct buf {
 };
 
 /* Unread bytes and their count. */
-static inline const char *buf_rdata(const struct buf *b) { return b->data + b->rpos; }
+/* An empty, never-allocated buffer reads as "" (not NULL + 0, which is
+ * undefined behaviour in C). */
+static inline const char *buf_rdata(const struct buf *b) { return b->data ? b->data + b->rpos : ""; }
 static inline size_t buf_rlen(const struct buf *b) { return b->len - b->rpos; }
 
 /* Ensures room for at least `extra` more bytes after len (plus a NUL);

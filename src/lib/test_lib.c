@@ -40,6 +40,16 @@ static void test_buf_fifo(void)
 	test_end();
 }
 
+static void test_buf_empty(void)
+{
+	test_begin("buf: an empty buffer reads as an empty string");
+	struct buf b = {0};
+	test_assert(buf_rlen(&b) == 0 && buf_rdata(&b) != NULL && buf_rdata(&b)[0] == '\0');
+	buf_append(&b, "", 0);
+	test_assert(b.data == NULL);
+	test_end();
+}
+
 static void test_buf_printf(void)
 {
 	test_begin("buf: printf of short and long strings");
@@ -110,6 +120,7 @@ static void test_log_level(void)
 int main(void)
 {
 	test_buf_fifo();
+	test_buf_empty();
 	test_buf_printf();
 	test_arena();
 	test_log_escape();
