@@ -48,7 +48,7 @@ for arg in "${@:-all}"; do
 	asan) parts+=(asan-unit asan-integration) ;;
 	unit | asan-unit | integration | asan-integration | fuzz) parts+=("$arg") ;;
 	*)
-		echo "usage: $0 [all|gcc|asan|unit|asan-unit|integration|asan-integration]..." >&2
+		echo "usage: $0 [all|gcc|asan|unit|asan-unit|integration|asan-integration|fuzz]..." >&2
 		exit 2
 		;;
 	esac
@@ -190,10 +190,11 @@ run_fuzz() {
 		record "fuzz (build)" 0 1
 		return
 	fi
-	for t in parser; do
+	local targets=(parser) # fuzz/fuzz_<name>.c with a corpus in fuzz/corpus/<name>
+	for t in "${targets[@]}"; do
 		work=$(mktemp -d)
 		note "fuzz_$t for $secs s"
-		build-fuzz/fuzz_$t "$work" "fuzz/corpus/$t" -dict=fuzz/imap.dict \
+		"build-fuzz/fuzz_$t" "$work" "fuzz/corpus/$t" -dict=fuzz/imap.dict \
 			-max_total_time="$secs" -print_final_stats=1 >"$work.log" 2>&1
 		rc=$?
 		tail -n 5 "$work.log"
