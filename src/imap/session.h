@@ -58,7 +58,6 @@ struct session {
 	unsigned jobs;   /* pool jobs referring to this session */
 	char *cmd_tag;   /* tag of the running command (heap copy) */
 	session_line_fn *line_fn; /* set while waiting for a continuation line */
-	void *cmd_state;          /* command's private state while running */
 	struct timer idle_timer;
 	uint64_t start_ms;
 	uint64_t bytes_in, bytes_out;

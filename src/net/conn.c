@@ -290,7 +290,6 @@ bool conn_closing(const struct conn *c) { return c->closing; }
 const char *conn_close_reason(const struct conn *c) { return c->close_reason; }
 struct conn *conn_list_first(const struct conn_list *list) { return list->head; }
 struct conn *conn_list_next(const struct conn *c) { return c->next; }
-void *conn_handler_ctx(const struct conn *c) { return c->handler_ctx; }
 
 const char *conn_tls_version(const struct conn *c)
 {

@@ -68,8 +68,6 @@ bool conn_tls_resumed(const struct conn *c);
 /* Walks a conn_list: first, then next (NULL at the end). */
 struct conn *conn_list_first(const struct conn_list *list);
 struct conn *conn_list_next(const struct conn *c);
-/* The handler context attached with conn_set_handler(). */
-void *conn_handler_ctx(const struct conn *c);
 
 /* Unread input. The handler consumes with buf_consume(). */
 struct buf *conn_input(struct conn *c);

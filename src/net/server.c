@@ -244,12 +244,6 @@ int net_server_run(struct net_server *srv)
 	return 0;
 }
 
-void net_server_stop(struct net_server *srv)
-{
-	(void)srv;
-	kill(getpid(), SIGTERM);
-}
-
 unsigned net_server_threads(const struct net_server *srv) { return srv->nthreads; }
 struct loop *net_server_loop(const struct net_server *srv, unsigned i)
 {

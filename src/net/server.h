@@ -43,8 +43,6 @@ struct net_server *net_server_new(const struct net_server_params *params, char *
 /* Blocks SIGTERM/SIGINT/SIGHUP in every thread, runs the loops and
  * handles signals until shutdown has completed. Returns 0. */
 int net_server_run(struct net_server *srv);
-/* Asks a running server to shut down (as SIGTERM would); any thread. */
-void net_server_stop(struct net_server *srv);
 unsigned net_server_threads(const struct net_server *srv);
 /* The loops, for work that must run on each (e.g. listing sessions). */
 struct loop *net_server_loop(const struct net_server *srv, unsigned i);
