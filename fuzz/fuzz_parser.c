@@ -4,7 +4,7 @@
  * (so the resumable paths are exercised too), literals are accepted or
  * rejected alternately, and every parsed command's argument tree is walked
  * so that ASan sees any bad pointer. Build: cmake -DROOST_FUZZ=ON with
- * CC=clang; run: build-fuzz/fuzz_parser fuzz/corpus/parser -dict=fuzz/imap.dict */
+ * CC=clang; run: build-fuzz/fuzz_parser fuzz/corpus/parser -dict=fuzz/parser.dict */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>

@@ -10,6 +10,7 @@ packages=(
 	build-essential cmake pkg-config clang libclang-rt-dev
 	libssl-dev openssl libsqlite3-dev libargon2-dev libcrypt-dev libinih-dev zlib1g-dev
 	python3 ca-certificates
+	isync                 # mbsync: the real client in the integration suite
 )
 
 missing=()

@@ -186,15 +186,19 @@ run_fuzz() {
 			{ record "fuzz (build)" 0 1; return; }
 	fi
 	note "build build-fuzz: fuzz targets"
-	if ! cmake --build build-fuzz -j"$jobs" --target fuzz_parser; then
+	if ! cmake --build build-fuzz -j"$jobs" --target fuzz_parser fuzz_mime; then
 		record "fuzz (build)" 0 1
 		return
 	fi
-	local targets=(parser) # fuzz/fuzz_<name>.c with a corpus in fuzz/corpus/<name>
+	# fuzz/fuzz_<name>.c with a corpus in fuzz/corpus/<name> and, when it
+	# exists, a dictionary fuzz/<name>.dict
+	local targets=(parser mime) dict
 	for t in "${targets[@]}"; do
 		work=$(mktemp -d)
+		dict=()
+		[ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
 		note "fuzz_$t for $secs s"
-		"build-fuzz/fuzz_$t" "$work" "fuzz/corpus/$t" -dict=fuzz/imap.dict \
+		"build-fuzz/fuzz_$t" "$work" "fuzz/corpus/$t" "${dict[@]}" \
 			-max_total_time="$secs" -print_final_stats=1 >"$work.log" 2>&1
 		rc=$?
 		tail -n 5 "$work.log"

@@ -19,27 +19,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/codec.h"
+
 #define SASL_ID_MAX       255
 #define SASL_PASSWORD_MAX 1024
-
-static const char sasl_b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Value of a base64 digit, or -1 (also for '='). */
-static int sasl_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 /* Number of '=' at the end of in (0..2), or -1 if padding is misplaced. */
 static int sasl_b64_padding(const char *in, size_t len)
@@ -57,7 +40,7 @@ static bool sasl_b64_quantum(const char *in, int pad, unsigned char *out)
 {
 	uint32_t v = 0;
 	for (int i = 0; i < 4; i++) {
-		int d = i < 4 - pad ? sasl_b64_value((unsigned char)in[i]) : 0;
+		int d = i < 4 - pad ? codec_base64_value((unsigned char)in[i], '/') : 0;
 		if (d < 0)
 			return false;
 		v = v << 6 | (uint32_t)d;
@@ -104,10 +87,10 @@ char *sasl_base64_encode(const void *in, size_t len, struct arena *a)
 			v |= (uint32_t)p[i + 1] << 8;
 		if (n > 2)
 			v |= p[i + 2];
-		out[o++] = sasl_b64_alphabet[v >> 18 & 63];
-		out[o++] = sasl_b64_alphabet[v >> 12 & 63];
-		out[o++] = n > 1 ? sasl_b64_alphabet[v >> 6 & 63] : '=';
-		out[o++] = n > 2 ? sasl_b64_alphabet[v & 63] : '=';
+		out[o++] = codec_base64_alphabet[v >> 18 & 63];
+		out[o++] = codec_base64_alphabet[v >> 12 & 63];
+		out[o++] = n > 1 ? codec_base64_alphabet[v >> 6 & 63] : '=';
+		out[o++] = n > 2 ? codec_base64_alphabet[v & 63] : '=';
 	}
 	out[o] = '\0';
 	return out;

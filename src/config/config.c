@@ -120,6 +120,9 @@ static const struct option options[] = {
 	NUMBER(OPT_UINT, auth_workers, "0", 0, 1024,
 	       "password hashing threads; 0 = one per CPU core"),
 	TYPED(OPT_PATH, mail_root, "mail", "directory holding the users' mailboxes"),
+	TYPED(OPT_BOOL, mail_fsync, "yes",
+	      "fsync message files and the index before acknowledging APPEND/COPY/MOVE; "
+	      "turn off only for throwaway test data"),
 	TYPED(OPT_PATH, state_dir, "state", "directory for the control socket and runtime files"),
 	NUMBER(OPT_UINT, threads, "0", 0, 1024, "event-loop threads; 0 = one per CPU core"),
 	STRING(run_user, "", NULL,
@@ -142,6 +145,9 @@ static const struct option options[] = {
 	       "idle time allowed before login"),
 	NUMBER(OPT_DURATION, idle_timeout, "30m", 1, DURATION_MAX,
 	       "idle time allowed after login; RFC 9051 section 5.4 asks for at least 30m"),
+	NUMBER(OPT_DURATION, idle_keepalive, "2m", 1, DURATION_MAX,
+	       "interval of the untagged OK sent to a client in IDLE, so NAT boxes keep the "
+	       "connection"),
 };
 /* clang-format on */
 

@@ -48,6 +48,7 @@ struct config {
 
 	/* storage */
 	char *mail_root;         /* default "mail" */
+	bool mail_fsync;         /* default yes */
 	char *state_dir;         /* default "state" (control socket, runtime files) */
 
 	/* process */
@@ -67,6 +68,7 @@ struct config {
 	/* timeouts (seconds) */
 	unsigned preauth_timeout; /* default 60 */
 	unsigned idle_timeout;    /* default 1800 (RFC 9051 §5.4: at least 30 minutes) */
+	unsigned idle_keepalive;  /* default 120: "* OK Still here" during IDLE */
 
 	/* where the config came from, for relative paths and messages */
 	char *config_path;

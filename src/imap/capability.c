@@ -10,7 +10,10 @@
 
 /* Always advertised; IMAP4rev1 and IMAP4rev2 both, so rev1 clients keep
  * working and rev2 clients can ENABLE IMAP4rev2 (RFC 9051 §1). */
-static const char capability_base[] = "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID ENABLE";
+static const char capability_base[] =
+	"IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MULTIAPPEND MOVE "
+	"CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES BINARY UTF8=ACCEPT "
+	"STATUS=SIZE";
 
 void capability_append(const struct session *s, struct buf *out)
 {

@@ -14,6 +14,7 @@ struct enable_ext {
 
 static const struct enable_ext enable_exts[] = {
 	{"IMAP4rev2", SESSION_ENABLED_IMAP4REV2},
+	{"UTF8=ACCEPT", SESSION_ENABLED_UTF8_ACCEPT}, /* RFC 6855 */
 };
 
 enum cmd_result cmd_enable(struct session *s, const struct imap_command *cmd)

@@ -24,6 +24,31 @@ static const struct cmd_def command_table[] = {
 	{"LOGIN", SESSION_NOT_AUTH, cmd_login},
 	/* RFC 9051 §6.3.1 / RFC 5161: authenticated */
 	{"ENABLE", SESSION_AUTH, cmd_enable},
+	/* RFC 9051 §6.3: authenticated (and so selected) */
+	{"SELECT", SESSION_AUTH | SESSION_SELECTED, cmd_select},
+	{"EXAMINE", SESSION_AUTH | SESSION_SELECTED, cmd_examine},
+	{"CREATE", SESSION_AUTH | SESSION_SELECTED, cmd_create},
+	{"DELETE", SESSION_AUTH | SESSION_SELECTED, cmd_delete},
+	{"RENAME", SESSION_AUTH | SESSION_SELECTED, cmd_rename},
+	{"SUBSCRIBE", SESSION_AUTH | SESSION_SELECTED, cmd_subscribe},
+	{"UNSUBSCRIBE", SESSION_AUTH | SESSION_SELECTED, cmd_unsubscribe},
+	{"LIST", SESSION_AUTH | SESSION_SELECTED, cmd_list},
+	{"LSUB", SESSION_AUTH | SESSION_SELECTED, cmd_lsub},
+	{"NAMESPACE", SESSION_AUTH | SESSION_SELECTED, cmd_namespace},
+	{"STATUS", SESSION_AUTH | SESSION_SELECTED, cmd_status},
+	{"APPEND", SESSION_AUTH | SESSION_SELECTED, cmd_append},
+	{"IDLE", SESSION_AUTH | SESSION_SELECTED, cmd_idle},
+	/* RFC 9051 §6.4: selected */
+	{"CHECK", SESSION_SELECTED, cmd_check},
+	{"CLOSE", SESSION_SELECTED, cmd_close},
+	{"UNSELECT", SESSION_SELECTED, cmd_unselect},
+	{"EXPUNGE", SESSION_SELECTED, cmd_expunge},
+	{"SEARCH", SESSION_SELECTED, cmd_search},
+	{"FETCH", SESSION_SELECTED, cmd_fetch},
+	{"STORE", SESSION_SELECTED, cmd_store},
+	{"COPY", SESSION_SELECTED, cmd_copy},
+	{"MOVE", SESSION_SELECTED, cmd_move},
+	{"UID", SESSION_SELECTED, cmd_uid},
 };
 
 const struct cmd_def *commands_find(const char *name)
@@ -61,4 +86,47 @@ bool cmd_expect_args(struct session *s, const struct imap_command *cmd, size_t n
 			 n == 1 ? "" : "s");
 	cmd_bad(s, cmd, text);
 	return false;
+}
+
+enum cmd_result cmd_store_error(struct session *s, const struct imap_command *cmd,
+				enum store_err err, bool trycreate)
+{
+	enum resp_code code = RESP_CODE_NONE;
+	switch (err) {
+	case STORE_OK:
+		return cmd_ok(s, cmd);
+	case STORE_ERR_NOTFOUND:
+		code = trycreate ? RESP_CODE_TRYCREATE : RESP_CODE_NONEXISTENT;
+		break;
+	case STORE_ERR_EXISTS:
+		code = RESP_CODE_ALREADYEXISTS;
+		break;
+	case STORE_ERR_INVALID_NAME:
+	case STORE_ERR_NOSELECT:
+		code = RESP_CODE_CANNOT;
+		break;
+	case STORE_ERR_NOPERM:
+		code = RESP_CODE_NOPERM;
+		break;
+	case STORE_ERR_HASCHILDREN:
+		code = RESP_CODE_HASCHILDREN;
+		break;
+	case STORE_ERR_EXPUNGED:
+		code = RESP_CODE_EXPUNGEISSUED;
+		break;
+	case STORE_ERR_LIMIT:
+		code = RESP_CODE_LIMIT;
+		break;
+	case STORE_ERR_OVERQUOTA:
+		code = RESP_CODE_OVERQUOTA;
+		break;
+	case STORE_ERR_CORRUPT:
+		code = RESP_CODE_CORRUPTION;
+		break;
+	case STORE_ERR_IO:
+		code = RESP_CODE_SERVERBUG;
+		break;
+	}
+	resp_tagged(s, cmd->tag, RESP_NO, code, NULL, store_err_text(err));
+	return CMD_DONE;
 }

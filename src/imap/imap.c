@@ -21,6 +21,7 @@ static void imap_settings_apply(struct imap_settings *st, const struct config *c
 	atomic_store(&st->output_buffer_limit, cfg->output_buffer_limit);
 	atomic_store(&st->preauth_timeout_s, cfg->preauth_timeout);
 	atomic_store(&st->idle_timeout_s, cfg->idle_timeout);
+	atomic_store(&st->idle_keepalive_s, cfg->idle_keepalive);
 	atomic_store(&st->tls_handshake_timeout_s, cfg->tls_handshake_timeout);
 	atomic_store(&st->plaintext_auth, (int)cfg->plaintext_auth);
 }
@@ -36,9 +37,19 @@ static unsigned imap_auth_workers(const struct config *cfg)
 struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 			      char **overrides, size_t n_overrides, char **error_r)
 {
-	struct tls_ctx *tls = tls_ctx_new(cfg, error_r);
-	if (tls == NULL)
+	const char *serr = NULL;
+	struct store_settings store_set = {
+		.backend = "maildir", .mail_root = cfg->mail_root, .fsync = cfg->mail_fsync};
+	struct store *store = store_open(&store_set, &serr);
+	if (store == NULL) {
+		*error_r = xstrdup(serr ? serr : "cannot open the mail store");
 		return NULL;
+	}
+	struct tls_ctx *tls = tls_ctx_new(cfg, error_r);
+	if (tls == NULL) {
+		store_close(&store);
+		return NULL;
+	}
 	const char *perr = NULL;
 	struct passdb *db = passdb_load(cfg->passwd_file, &perr);
 	if (db == NULL) {
@@ -52,6 +63,7 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 	ctx->overrides = overrides;
 	ctx->n_overrides = n_overrides;
 	ctx->tls = tls;
+	ctx->store = store;
 	ctx->passdb = db;
 	pthread_mutex_init(&ctx->passdb_lock, NULL);
 	imap_settings_apply(&ctx->settings, cfg);
@@ -75,6 +87,7 @@ void imap_ctx_free(struct imap_ctx **ctxp)
 	workpool_free(&ctx->auth_pool);
 	tls_ctx_free(&ctx->tls);
 	passdb_unref(&ctx->passdb);
+	store_close(&ctx->store);
 	pthread_mutex_destroy(&ctx->passdb_lock);
 	free(ctx->config_path);
 	free(ctx->dummy_hash);

@@ -17,6 +17,7 @@
 #include "net/server.h"
 #include "net/tls.h"
 #include "net/workpool.h"
+#include "store/store.h"
 
 /* Settings a SIGHUP may change, read by sessions at the moment of use. */
 struct imap_settings {
@@ -27,6 +28,7 @@ struct imap_settings {
 	atomic_size_t output_buffer_limit;
 	atomic_uint preauth_timeout_s;
 	atomic_uint idle_timeout_s;
+	atomic_uint idle_keepalive_s;
 	atomic_uint tls_handshake_timeout_s;
 	atomic_int plaintext_auth; /* enum plaintext_auth */
 };
@@ -39,6 +41,7 @@ struct imap_ctx {
 	struct imap_settings settings;
 	struct tls_ctx *tls;
 	struct workpool *auth_pool;
+	struct store *store;      /* the mail store backend */
 
 	pthread_mutex_t passdb_lock;
 	struct passdb *passdb; /* guarded by passdb_lock; NULL if it failed to load */

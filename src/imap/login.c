@@ -22,6 +22,8 @@ struct login_request {
 	char *password;
 	size_t password_len;
 	int verified; /* 1 match, 0 mismatch or unknown user, -1 bad stored hash */
+	struct store_user *mail; /* opened on the pool thread after a match */
+	enum store_err mail_err;
 };
 
 char *login_make_dummy_hash(const char *scheme)
@@ -57,10 +59,15 @@ static void login_work(void *arg)
 		log_warn("event=passdb_bad_hash user_len=%zu error=\"%s\"", strlen(req->user),
 			 err ? err : "");
 	passdb_unref(&db);
+	/* Opening the mail may create directories and run recovery: do it
+	 * here, off the loop. */
+	if (req->verified == 1)
+		req->mail_err = store_user_open(req->ctx->store, req->user, &req->mail);
 }
 
 static void login_request_free(struct login_request *req)
 {
+	store_user_unref(&req->mail);
 	explicit_bzero(req->password, req->password_len);
 	free(req->password);
 	free(req->user);
@@ -81,6 +88,8 @@ static void login_succeed(struct session *s, struct login_request *req)
 {
 	s->user = req->user;
 	req->user = NULL;
+	s->mail = req->mail;
+	req->mail = NULL;
 	session_set_state(s, SESSION_AUTH);
 	struct buf caps = {0};
 	capability_append(s, &caps);
@@ -99,7 +108,13 @@ static void login_done(void *arg)
 	}
 	bool authz_ok = req->authzid == NULL || req->authzid[0] == '\0' ||
 			strcmp(req->authzid, req->user) == 0;
-	if (req->verified == 1 && authz_ok) {
+	if (req->verified == 1 && authz_ok && req->mail == NULL) {
+		login_log(s, req, "fail reason=store");
+		log_warn("event=store_error sid=%016llx error=\"%s\"", (unsigned long long)s->id,
+			 store_err_text(req->mail_err));
+		resp_tagged(s, s->cmd_tag, RESP_NO, RESP_CODE_UNAVAILABLE, NULL,
+			    "Mailbox store unavailable, try again later");
+	} else if (req->verified == 1 && authz_ok) {
 		login_log(s, req, "ok");
 		login_succeed(s, req);
 	} else if (req->verified == 1) {

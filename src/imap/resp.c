@@ -44,6 +44,7 @@ static const char *const code_names[RESP_CODE_COUNT_] = {
 	[RESP_CODE_UNKNOWN_CTE] = "UNKNOWN-CTE",
 	[RESP_CODE_UNSEEN] = "UNSEEN",
 	[RESP_CODE_TOOBIG] = "TOOBIG",
+	[RESP_CODE_USEATTR] = "USEATTR",
 };
 
 static const char *const status_names[] = {
@@ -83,6 +84,9 @@ static void resp_status_line(struct session *s, const char *tag, enum resp_statu
 void resp_tagged(struct session *s, const char *tag, enum resp_status status,
 		 enum resp_code code, const char *code_arg, const char *text)
 {
+	/* The running command's reply: pending untagged updates go first. */
+	if (s->cmd_tag != NULL)
+		session_before_tagged(s);
 	resp_status_line(s, tag, status, code, code_arg, text);
 }
 

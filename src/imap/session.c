@@ -15,6 +15,7 @@
 #include "imap/capability.h"
 #include "imap/commands.h"
 #include "imap/resp.h"
+#include "imap/view.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -24,6 +25,8 @@
 
 static void session_process(struct session *s);
 static void session_restart_idle_timer(struct session *s);
+static void session_pump(struct session *s);
+static void session_free(struct session *s);
 
 const char *session_state_name(enum session_state state)
 {
@@ -69,6 +72,16 @@ void session_bye(struct session *s, const char *text, const char *reason)
 }
 
 /* --- state --- */
+
+bool session_rev2(const struct session *s)
+{
+	return (s->enabled & SESSION_ENABLED_IMAP4REV2) != 0;
+}
+
+bool session_utf8(const struct session *s)
+{
+	return (s->enabled & (SESSION_ENABLED_IMAP4REV2 | SESSION_ENABLED_UTF8_ACCEPT)) != 0;
+}
 
 static void session_apply_limits(struct session *s)
 {
@@ -233,14 +246,22 @@ static void session_run_command(struct session *s, const struct imap_command *cm
 		return;
 	}
 	s->cmd_tag = xstrdup(cmd->tag);
+	/* RFC 9051 §7.5.1: no EXPUNGE while answering FETCH, STORE or SEARCH
+	 * (the UID forms are "UID" here and may get them). */
+	s->cmd_name = def->name;
+	s->cmd_no_expunge = strcmp(def->name, "FETCH") == 0 || strcmp(def->name, "STORE") == 0 ||
+			    strcmp(def->name, "SEARCH") == 0;
 	if (def->handler(s, cmd) == CMD_ASYNC) {
 		s->in_command = true;
 		if (s->line_fn == NULL)
 			conn_pause_input(s->conn, true);
+		if (s->producer != NULL)
+			session_pump(s);
 		return;
 	}
 	free(s->cmd_tag);
 	s->cmd_tag = NULL;
+	s->cmd_name = NULL;
 }
 
 /* Delivers one continuation line to the waiting command. Returns false
@@ -325,16 +346,85 @@ static void session_process(struct session *s)
 		conn_flush(s->conn);
 }
 
+void session_before_tagged(struct session *s)
+{
+	if (s->state == SESSION_SELECTED && s->view != NULL && !s->conn_gone &&
+	    !conn_closing(s->conn))
+		view_sync(s, !s->cmd_no_expunge);
+}
+
 void session_read_line(struct session *s, session_line_fn *fn)
 {
 	s->line_fn = fn;
 	conn_pause_input(s->conn, false);
 }
 
+void session_set_producer(struct session *s, session_producer_fn *fn, loop_fn *free_fn, void *ctx)
+{
+	s->producer = fn;
+	s->producer_free = free_fn;
+	s->producer_ctx = ctx;
+}
+
+static void session_producer_clear(struct session *s)
+{
+	if (s->producer_free != NULL && s->producer_ctx != NULL)
+		s->producer_free(s->producer_ctx);
+	s->producer = NULL;
+	s->producer_free = NULL;
+	s->producer_ctx = NULL;
+}
+
+static void session_pump_deferred(void *ctx)
+{
+	struct session *s = ctx;
+	s->jobs--;
+	if (s->conn_gone) {
+		if (s->jobs == 0)
+			session_free(s);
+		return;
+	}
+	session_pump(s);
+}
+
+/* Runs the producer while the client keeps up. After one high-water mark
+ * of output it yields to the loop (other connections get their turn), and
+ * when the client is slow it waits for on_drained. */
+static void session_pump(struct session *s)
+{
+	while (s->producer != NULL && !s->conn_gone && !conn_closing(s->conn)) {
+		if (conn_output_pending(s->conn) > SESSION_OUTPUT_HIGH_WATER) {
+			conn_flush(s->conn);
+			if (conn_output_pending(s->conn) > SESSION_OUTPUT_HIGH_WATER / 2)
+				return; /* on_drained resumes us */
+			/* The client keeps up: continue after the loop's next
+			 * round, so other connections get their turn. */
+			s->jobs++;
+			loop_post(conn_loop(s->conn), session_pump_deferred, s);
+			return;
+		}
+		uint64_t out_before = s->bytes_out;
+		if (s->producer(s)) {
+			session_producer_clear(s);
+			session_cmd_done(s);
+			return;
+		}
+		/* A slice that wrote nothing (SEARCH evaluating a batch) yields
+		 * to the loop's other connections: a posted task runs after the
+		 * next epoll round, a deferred one would not. */
+		if (s->bytes_out == out_before) {
+			s->jobs++;
+			loop_post(conn_loop(s->conn), session_pump_deferred, s);
+			return;
+		}
+	}
+}
+
 void session_cmd_done(struct session *s)
 {
 	free(s->cmd_tag);
 	s->cmd_tag = NULL;
+	s->cmd_name = NULL;
 	s->in_command = false;
 	s->line_fn = NULL;
 	if (s->conn_gone)
@@ -355,6 +445,10 @@ static void session_on_input(void *ctx)
 static void session_on_drained(void *ctx)
 {
 	struct session *s = ctx;
+	if (s->producer != NULL) {
+		session_pump(s);
+		return;
+	}
 	if (!s->in_command && !conn_closing(s->conn)) {
 		conn_pause_input(s->conn, false);
 		session_process(s);
@@ -370,6 +464,10 @@ static void session_on_shutdown(void *ctx)
 static void session_free(struct session *s)
 {
 	atomic_fetch_sub(&s->ctx->sessions, 1);
+	session_producer_clear(s);
+	if (s->view != NULL)
+		view_close(s);
+	store_user_unref(&s->mail);
 	imap_parser_free(&s->parser);
 	free(s->user);
 	free(s->cmd_tag);

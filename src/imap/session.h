@@ -20,6 +20,7 @@
 #include "imap/imap.h"
 #include "imap/parser.h"
 #include "net/conn.h"
+#include "store/store.h"
 
 enum session_state {
 	SESSION_NOT_AUTH = 1u << 0,
@@ -31,14 +32,21 @@ enum session_state {
 /* Extensions a client turned on with ENABLE (RFC 5161). */
 enum session_enabled {
 	SESSION_ENABLED_IMAP4REV2 = 1u << 0,
+	SESSION_ENABLED_UTF8_ACCEPT = 1u << 1, /* RFC 6855 */
 };
 
 enum cmd_result { CMD_DONE, CMD_ASYNC };
 
 struct session;
+struct view;
 /* Reads one continuation line (AUTHENTICATE's client responses): line is
  * without its CRLF, NUL-terminated. */
 typedef void session_line_fn(struct session *s, char *line, size_t len);
+/* Produces the next part of a long command's output (FETCH of many or
+ * large messages). Called whenever the client has drained the output below
+ * the high-water mark. Returns true when the command is complete: its
+ * tagged reply is written, and the session resumes reading commands. */
+typedef bool session_producer_fn(struct session *s);
 
 struct session {
 	struct imap_ctx *ctx;
@@ -48,6 +56,11 @@ struct session {
 	unsigned enabled; /* enum session_enabled bits */
 	struct imap_parser *parser;
 	char *user; /* after login */
+	struct store_user *mail; /* after login: the user's mail */
+	struct view *view;       /* in SELECTED state: the mailbox */
+	session_producer_fn *producer; /* set while a long command streams */
+	loop_fn *producer_free;        /* frees producer_ctx if the session ends first */
+	void *producer_ctx;
 	bool implicit_tls;
 	bool tls;        /* TLS is established (implicit or STARTTLS) */
 	bool tls_pending; /* a handshake is under way: nothing may be written */
@@ -57,6 +70,12 @@ struct session {
 	bool logged_out;
 	unsigned jobs;   /* pool jobs referring to this session */
 	char *cmd_tag;   /* tag of the running command (heap copy) */
+	/* Selected state (view.c, cmd_idle.c): the running command is FETCH,
+	 * STORE or SEARCH by sequence number, so no EXPUNGE may be sent
+	 * (RFC 9051 §7.5.1); and when an IDLE logs the client out. */
+	bool cmd_no_expunge;
+	const char *cmd_name; /* the running command's name (static), or NULL */
+	uint64_t idle_deadline_ms;
 	session_line_fn *line_fn; /* set while waiting for a continuation line */
 	struct timer idle_timer;
 	uint64_t start_ms;
@@ -84,11 +103,27 @@ void session_set_state(struct session *s, enum session_state state);
 bool session_plaintext_auth_allowed(const struct session *s);
 /* Waits for a continuation line; fn is called with it, input resumes. */
 void session_read_line(struct session *s, session_line_fn *fn);
+/* From a handler about to return CMD_ASYNC: stream the output through fn
+ * (with ctx in s->producer_ctx) until it returns true. The session calls
+ * fn as often as the client's reading allows and never buffers more than
+ * the high-water mark; between calls other connections run. When fn
+ * returns true, or the session ends first, free_fn(ctx) is called (when
+ * not NULL). */
+void session_set_producer(struct session *s, session_producer_fn *fn, loop_fn *free_fn,
+			  void *ctx);
+/* Whether the client enabled IMAP4rev2 (or UTF8=ACCEPT): UTF-8 mailbox
+ * names and strings, rev2 response forms. */
+bool session_rev2(const struct session *s);
+bool session_utf8(const struct session *s);
 /* Pool job accounting: the session stays allocated while jobs > 0. */
 void session_job_begin(struct session *s);
 /* Returns false when the session is gone (it was freed here): the
  * caller must not touch it. */
 bool session_job_end(struct session *s);
+/* Called by resp_tagged() just before the running command's tagged reply:
+ * in the selected state, brings the view up to date so that the untagged
+ * updates (EXISTS, FETCH FLAGS, EXPUNGE when allowed) precede it. */
+void session_before_tagged(struct session *s);
 /* Human name of a state ("not authenticated", ...). */
 const char *session_state_name(enum session_state state);
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Integration test runner for roost.
 
-Discovers test_*.py in the folders named after src/ layers (imap/, net/,
-auth/, cli/, config/), runs them against the binary named by ROOST_BIN
+Discovers test_*.py in the folders named after src/ layers (imap/, store/,
+net/, auth/, cli/, config/) and in clients/ (real mail clients), runs them against the binary named by ROOST_BIN
 (default build/roost), prints unittest's report and then, as its last line,
 exactly "N passed, N failed, N skipped". Exit status 0 when nothing failed.
 
@@ -23,7 +23,7 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LAYERS = ("imap", "net", "auth", "cli", "config")
+LAYERS = ("imap", "store", "net", "auth", "cli", "config", "clients")
 
 
 def main():

@@ -1,0 +1,250 @@
+/* store_maildir: private declarations of the embedded backend (Maildir++
+ * message files plus one SQLite index per user). Only the src/store files
+ * include this header; everything above the store uses store.h.
+ *
+ * Locking: struct store's `lock` guards its table of open users, every
+ * user's refcount and the inotify watch table. Each user has its own
+ * recursive mutex `lock` that serializes every operation on the user, its
+ * database and its mailbox handles (recursive so that a FETCH callback may
+ * open a body or an append transaction may poll the modseq on the same
+ * thread). Order: a user lock may be held while taking the store lock,
+ * never the reverse. */
+#ifndef ROOST_STORE_STORE_MAILDIR_H
+#define ROOST_STORE_STORE_MAILDIR_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mail/mime.h"
+#include "store/store.h"
+
+/* Cached prepared statements, one per query (store_maildir_index.c). */
+enum smi_stmt {
+	SMI_MBOX_BY_NAME,
+	SMI_MBOX_BY_ID,
+	SMI_MBOX_INSERT,
+	SMI_MBOX_SET_NEXT,
+	SMI_MBOX_SET_RECENT,
+	SMI_MBOX_LIST,
+	SMI_MBOX_CHILDREN,
+	SMI_MBOX_DELETE,
+	SMI_MBOX_SET_NOSELECT,
+	SMI_MBOX_RENAME,
+	SMI_MSG_INSERT,
+	SMI_MSG_GET,
+	SMI_MSG_FILE,
+	SMI_MSG_UIDS,
+	SMI_MSG_SET_FLAGS,
+	SMI_MSG_DELETE,
+	SMI_MSG_DELETED_UIDS,
+	SMI_MSG_COPY,
+	SMI_MSG_KEYWORDS,
+	SMI_MSG_STATUS,
+	SMI_MSG_MAXUID,
+	SMI_TOMB_INSERT,
+	SMI_TOMB_MAXUID,
+	SMI_TOMB_HAS,
+	SMI_CHANGES,
+	SMI_SUB_LIST,
+	SMI_SUB_ADD,
+	SMI_SUB_DEL,
+	SMI_META_GET,
+	SMI_META_SET,
+	SMI_COUNT
+};
+
+struct store {
+	char *root;
+	bool fsync;
+	pthread_mutex_t lock;
+	struct store_user *users; /* open users (linked) */
+	char **recovered;         /* users recovered by this process */
+	size_t n_recovered;
+	/* inotify watcher (store_maildir_watch.c), started lazily. */
+	struct smw_watch *watches;
+	int inotify_fd;
+	int wake_fd; /* eventfd: stop request */
+	bool thread_running;
+	pthread_t thread;
+};
+
+/* Mailbox row as the operations need it. */
+struct smi_mbox {
+	int64_t id;
+	char *name;
+	char *dir; /* relative to the user's directory: "" for INBOX */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	unsigned special_use;
+	bool noselect;
+	uint32_t recent_uid;
+};
+
+struct store_user {
+	struct store *st;
+	struct store_user *next;
+	char *name;
+	char *dir;    /* <mail_root>/<user> */
+	int refcount; /* under st->lock */
+	bool failed;  /* initialization failed (others waiting give up) */
+	enum store_err open_err;
+	pthread_mutex_t lock;
+	sqlite3 *db;
+	sqlite3_stmt *stmts[SMI_COUNT];
+	struct store_mailbox *handles; /* open mailbox handles (linked) */
+	uint32_t file_counter;
+};
+
+struct store_mailbox {
+	struct store_user *u;
+	struct store_mailbox *next;
+	int64_t id;
+	bool gone; /* deleted while open */
+	uint64_t highestmodseq;
+	store_watch_fn *fn;
+	void *ctx;
+};
+
+/* --- store.c: shared helpers --- */
+
+/* Canonical keyword list: space-separated, unique (case-insensitive),
+ * sorted. Returns a malloc'd string ("" when none). */
+char *store_keywords_canon(const char *kw);
+/* Merges (op add/remove/replace) keywords into a canonical list. */
+char *store_keywords_apply(const char *cur, enum store_flag_op op, const char *kw);
+bool store_user_name_valid(const char *user);
+/* Whether the user has been recovered in this process; marks it. */
+bool store_recovered_mark(struct store *st, const char *user);
+
+/* --- store_maildir.c: names, files, writing --- */
+
+/* Encodes a store name as its Maildir++ directory ("" for INBOX).
+ * Returns NULL when the result would be too long for the file system. */
+char *store_maildir_dir_encode(const char *name);
+/* Decodes a ".x.y" directory name; NULL when it is not a valid mailbox. */
+char *store_maildir_dir_decode(const char *dir);
+/* "<user dir>/<dir>/<sub>" (sub may be NULL). malloc'd. */
+char *store_maildir_path(const struct store_user *u, const char *dir, const char *sub);
+/* A new unique file name carrying size, UID and flags. */
+char *store_maildir_file_name(struct store_user *u, uint64_t size, uint32_t uid, uint32_t flags);
+/* A new unique base name (tmp/ files). */
+char *store_maildir_file_base(struct store_user *u);
+/* Parses ",U=<uid>" and ":2,<flags>" from a file name. Returns false when
+ * the name has no UID. */
+bool store_maildir_file_parse(const char *name, uint32_t *uid_r, uint32_t *flags_r);
+uint32_t store_maildir_info_flags(const char *name);
+int store_maildir_fsync_dir(const struct store_user *u, const char *path);
+/* Writes dir/roost-uidvalidity: "<uidvalidity> <uidnext>". It lets a
+ * rebuilt index keep the UIDVALIDITY and stay above UIDs whose files are
+ * gone; rewritten before files are unlinked (EXPUNGE, MOVE). */
+int store_maildir_write_uidvalidity(struct store_user *u, const char *dir, uint32_t uidvalidity,
+                                    uint32_t uidnext);
+/* Creates dir/{cur,new,tmp} and the uidvalidity file. */
+int store_maildir_make_dirs(struct store_user *u, const char *dir, uint32_t uidvalidity);
+/* Writes data (bare LF -> CRLF) to a tmp file in dir, parses it, fsyncs,
+ * sets mtime and renames it into cur/ as <name for uid>. Returns 0 and
+ * the base name, size and summary, or -1. src_fd >= 0: read from that
+ * file instead of data. */
+struct smm_written {
+	char *file;
+	uint64_t size;
+	struct mail_summary sum;
+};
+int store_maildir_write(struct store_user *u, const char *dir, const void *data, size_t len,
+                        int src_fd, uint32_t uid, uint32_t flags, int64_t mtime,
+                        struct smm_written *w_r);
+/* Parses an existing file (already CRLF) into a summary. */
+int store_maildir_parse_file(int fd, struct mail_summary *sum_r);
+/* Whether the file contains a bare LF. -1 on error. */
+int store_maildir_has_bare_lf(int fd);
+/* Removes a directory tree (message dirs are flat: one level deep). */
+void store_maildir_rmtree(const char *path);
+
+/* --- store_maildir_index.c: the SQLite index --- */
+
+enum store_err store_maildir_index_open(struct store_user *u, bool *created_r);
+void store_maildir_index_close(struct store_user *u);
+/* A reset statement for id (a fresh one when the cached one is in use;
+ * release it with store_maildir_index_done). */
+sqlite3_stmt *store_maildir_index_stmt(struct store_user *u, enum smi_stmt id);
+void store_maildir_index_done(struct store_user *u, sqlite3_stmt *s);
+enum store_err store_maildir_index_err(struct store_user *u, int rc, const char *what);
+enum store_err store_maildir_index_begin(struct store_user *u);
+enum store_err store_maildir_index_commit(struct store_user *u);
+void store_maildir_index_rollback(struct store_user *u);
+/* Loads a mailbox row by name or id. NOTFOUND, or IO. */
+enum store_err store_maildir_index_mbox(struct store_user *u, const char *name, int64_t id,
+                                        struct smi_mbox *m_r);
+void store_maildir_index_mbox_free(struct smi_mbox *m);
+enum store_err store_maildir_index_set_next(struct store_user *u, int64_t id, uint32_t uidnext,
+                                            uint64_t modseq);
+/* Makes later UIDVALIDITYs exceed v (one read back from a directory). */
+enum store_err store_maildir_index_note_uidvalidity(struct store_user *u, uint32_t v);
+/* A new UIDVALIDITY: max(now, last + 1), remembered. */
+enum store_err store_maildir_index_new_uidvalidity(struct store_user *u, uint32_t *v_r);
+/* Inserts a mailbox row (and subscribes when asked). */
+enum store_err store_maildir_index_mbox_insert(struct store_user *u, const char *name,
+                                               const char *dir, uint32_t uidvalidity,
+                                               unsigned special_use, bool subscribe, int64_t *id_r);
+struct smi_msg_row {
+	uint32_t uid;
+	uint64_t modseq;
+	uint32_t flags;
+	const char *keywords;
+	int64_t internaldate;
+	int32_t internaldate_tz;
+	uint64_t size;
+	const char *file;
+	const struct mail_summary *sum;
+};
+enum store_err store_maildir_index_msg_insert(struct store_user *u, int64_t mbox_id,
+                                              const struct smi_msg_row *r);
+enum store_err store_maildir_index_tombstone(struct store_user *u, int64_t mbox_id, uint32_t uid,
+                                             uint64_t modseq);
+/* The largest UID in rows and tombstones of a mailbox (0 when none). */
+enum store_err store_maildir_index_max_uid(struct store_user *u, int64_t mbox_id, uint32_t *r);
+
+/* --- store_maildir_mbox.c --- */
+
+/* INBOX and the special-use mailboxes of a new user, all subscribed. */
+enum store_err store_maildir_mbox_defaults(struct store_user *u);
+
+/* --- store_maildir_append.c: adding messages --- */
+
+/* Picks up new/ deliveries of a mailbox; notifies when any. */
+enum store_err store_maildir_append_sync_new(struct store_user *u, int64_t mbox_id);
+
+/* --- store_maildir_change.c --- */
+
+/* Deletes rows and writes tombstones with modseq; inside a transaction. */
+enum store_err store_maildir_change_expunge_rows(struct store_user *u, int64_t id,
+                                                 const uint32_t *uids, size_t n, uint64_t modseq);
+/* Unlinks cur/<file> of the mailbox directory dir. */
+void store_maildir_change_unlink(struct store_user *u, const char *dir, const char *file);
+
+/* --- store_maildir_msg.c: messages --- */
+
+/* Tells every open handle of the mailbox its new modseq and calls the
+ * registered watchers. User lock held. */
+void store_maildir_msg_notify(struct store_user *u, int64_t mbox_id, uint64_t modseq);
+
+/* --- store_maildir_recover.c --- */
+
+/* Reconciles files and rows of every mailbox; rebuilds mailboxes from
+ * directories when the index was created anew. User lock held. */
+enum store_err store_maildir_recover(struct store_user *u, bool index_created);
+/* Reconciles one mailbox (also used after an unclean rename). */
+enum store_err store_maildir_recover_mailbox(struct store_user *u, const struct smi_mbox *m);
+
+/* --- store_maildir_watch.c --- */
+
+/* Adds/removes an inotify watch on the mailbox's new/. User lock held. */
+void store_maildir_watch_add(struct store_user *u, int64_t mbox_id);
+void store_maildir_watch_remove(struct store_user *u, int64_t mbox_id);
+/* Stops the watcher thread (store_close). */
+void store_maildir_watch_stop(struct store *st);
+
+#endif
