@@ -52,6 +52,7 @@ enum parser_state {
 	PS_SECT,      /* inside "[...]" of an atom */
 	PS_SECT_SP,   /* SP inside "[...]": part of the atom only if "(" follows */
 	PS_SECT_LIST, /* inside "(...)" within "[...]" */
+	PS_SECT_QUOTED, /* a quoted header field name inside that list */
 	PS_QUOTED,
 	PS_QUOTED_ESC, /* after "\" in a quoted string */
 	PS_TILDE,      /* "~" starting an argument: literal8 or an atom */
@@ -619,9 +620,31 @@ static enum step st_sect_list(struct imap_parser *p, unsigned char c)
 		tok_push(p, c);
 		return STEP_OK;
 	}
+	if (c == '"') {
+		p->state = PS_SECT_QUOTED;
+		return STEP_OK;
+	}
 	if (c == '\r' || c == '\n')
 		return syntax(p, "Unterminated section", c);
 	return syntax(p, "Invalid character in section", c);
+}
+
+/* RFC 9051 §9: header-fld-name = astring, so HEADER.FIELDS ("Subject")
+ * is valid. A field name (RFC 5322 ftext: printable ASCII but ':') needs
+ * no quoting, so the quotes are dropped and the name joins the atom as
+ * if it had been sent bare; a quoted string that could not be a field
+ * name (SP, parentheses, escapes, ':') is a syntax error. */
+static enum step st_sect_quoted(struct imap_parser *p, unsigned char c)
+{
+	if (c == '"') {
+		p->state = PS_SECT_LIST;
+		return STEP_OK;
+	}
+	if (c > ' ' && c < 0x7f && c != ':' && c != '(' && c != ')' && c != '\\') {
+		tok_push(p, c);
+		return STEP_OK;
+	}
+	return syntax(p, "Invalid header field name in section", c);
 }
 
 static enum step st_tilde(struct imap_parser *p, unsigned char c)
@@ -752,6 +775,8 @@ static enum step dispatch(struct imap_parser *p, unsigned char c)
 		return st_sect_sp(p, c);
 	case PS_SECT_LIST:
 		return st_sect_list(p, c);
+	case PS_SECT_QUOTED:
+		return st_sect_quoted(p, c);
 	case PS_QUOTED:
 		return st_quoted(p, c);
 	case PS_QUOTED_ESC:

@@ -336,6 +336,9 @@ static const struct valid_case valid_cases[] = {
        "BINARY[1.2])\r\n"),
      "C A1 UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS\\x20(From\\x20To)]<0.100> BODY[] "
      "BINARY[1.2])|"},
+    /* header-fld-name is an astring: quoted names join the atom unquoted */
+    {S("A1 FETCH 1 BODY.PEEK[HEADER.FIELDS (\"Subject\" From)]\r\n"),
+     "C A1 FETCH 1 BODY.PEEK[HEADER.FIELDS\\x20(Subject\\x20From)]|"},
     {S("A1 FETCH 1 (BODY[HEADER.FIELDS.NOT (X-A X-B)] BODY.PEEK[1.2.MIME])\r\n"),
      "C A1 FETCH 1 (BODY[HEADER.FIELDS.NOT\\x20(X-A\\x20X-B)] BODY.PEEK[1.2.MIME])|"},
     {S("A1 X [a (b c)] d\r\n"), "C A1 X [a\\x20(b\\x20c)] d|"},
@@ -554,7 +557,9 @@ static const struct bad_case bad_cases[] = {
     {S("A1 NOOP a\0b\r\n"), NUL, "A1", ""},
     {S("A1 NOOP ~\"a\"\r\n"), SYN, "A1", ""},
     {S("A1 NOOP BODY[HEADER.FIELDS (A\r\n"), SYN, "A1", ""},
-    {S("A1 NOOP BODY[HEADER.FIELDS (A \"B\")]\r\n"), SYN, "A1", ""},
+    {S("A1 NOOP BODY[HEADER.FIELDS (A \"B C\")]\r\n"), SYN, "A1", ""},
+    {S("A1 NOOP BODY[HEADER.FIELDS (\"B:\")]\r\n"), SYN, "A1", ""},
+    {S("A1 NOOP BODY[HEADER.FIELDS (\"\\\\\")]\r\n"), SYN, "A1", ""},
     {S("A1 NOOP BODY[HEADER.FIELDS ((A))]\r\n"), SYN, "A1", ""},
     {S("A1 NOOP BODY[X (A\xc3\xa9)]\r\n"), SYN, "A1", ""},
     {S("A1 NOOP BODY[X (A\tB)]\r\n"), SYN, "A1", ""},
