@@ -11,6 +11,8 @@ packages=(
 	libssl-dev openssl libsqlite3-dev libargon2-dev libcrypt-dev libinih-dev zlib1g-dev
 	python3 ca-certificates
 	isync                 # mbsync: the real client in the integration suite
+	offlineimap3          # offlineimap: Maildir <-> IMAP sync client (tests/integration/clients)
+	fetchmail             # fetchmail: IMAP retrieval client (tests/integration/clients)
 )
 
 missing=()

@@ -123,6 +123,8 @@ static const struct option options[] = {
 	TYPED(OPT_BOOL, mail_fsync, "yes",
 	      "fsync message files and the index before acknowledging APPEND/COPY/MOVE; "
 	      "turn off only for throwaway test data"),
+	NUMBER(OPT_UINT, store_workers, "0", 0, 1024,
+	       "threads for blocking mail store writes (fsync); 0 = one per CPU core"),
 	TYPED(OPT_PATH, state_dir, "state", "directory for the control socket and runtime files"),
 	NUMBER(OPT_UINT, threads, "0", 0, 1024, "event-loop threads; 0 = one per CPU core"),
 	STRING(run_user, "", NULL,

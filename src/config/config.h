@@ -49,6 +49,7 @@ struct config {
 	/* storage */
 	char *mail_root;         /* default "mail" */
 	bool mail_fsync;         /* default yes */
+	unsigned store_workers;  /* threads for store writes; 0 = number of cores */
 	char *state_dir;         /* default "state" (control socket, runtime files) */
 
 	/* process */

@@ -12,8 +12,9 @@
  * target is the selected mailbox the new EXISTS goes out before the
  * tagged OK (session_before_tagged runs the view sync).
  *
- * The store call runs on the loop thread for now; it fsyncs, so moving it
- * to the worker pool is a later step. */
+ * The store calls fsync, so they run on the store pool (store_job.h):
+ * the literals stay in the parser's memory, which is not touched while
+ * the command runs; the reply is written back on the loop thread. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "imap/commands.h"
 #include "imap/mboxname.h"
 #include "imap/resp.h"
+#include "imap/store_job.h"
 #include "imap/view.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
@@ -126,67 +128,92 @@ static int append_parse_msg(const struct imap_arg *args, size_t nargs, size_t *i
 	return 0;
 }
 
-static void append_free(struct append_msg *msgs, size_t n)
+/* The command's job for the store pool (store_job.h). The messages'
+ * data point into the parser's literals, valid while the command runs. */
+struct append_job {
+	const struct imap_command *cmd;
+	struct store_user *mail;
+	char *name;
+	struct append_msg *msgs;
+	size_t n;
+	enum store_err err;
+	struct buf code; /* APPENDUID data on success */
+};
+
+static void append_job_free(void *arg)
 {
-	for (size_t i = 0; i < n; i++)
-		buf_release(&msgs[i].keywords);
-	free(msgs);
+	struct append_job *j = arg;
+	for (size_t i = 0; i < j->n; i++)
+		buf_release(&j->msgs[i].keywords);
+	free(j->msgs);
+	free(j->name);
+	buf_release(&j->code);
+	free(j);
 }
 
-static enum store_err append_store(struct session *s, const char *name, struct append_msg *msgs,
-				   size_t n, struct buf *code)
+/* Pool thread: one transaction, all messages or none (RFC 3502). */
+static void append_job_work(void *arg)
 {
+	struct append_job *j = arg;
 	struct store_append *a;
-	enum store_err err = store_append_begin(s->mail, name, &a);
-	if (err != STORE_OK)
-		return err;
-	uint32_t *uids = xcalloc(n, sizeof(*uids));
-	for (size_t i = 0; i < n && err == STORE_OK; i++) {
-		msgs[i].msg.keywords = msgs[i].keywords.len > 0 ? msgs[i].keywords.data : NULL;
-		err = store_append_add(a, &msgs[i].msg, &uids[i]);
+	j->err = store_append_begin(j->mail, j->name, &a);
+	if (j->err != STORE_OK)
+		return;
+	uint32_t *uids = xcalloc(j->n, sizeof(*uids));
+	for (size_t i = 0; i < j->n && j->err == STORE_OK; i++) {
+		struct append_msg *m = &j->msgs[i];
+		m->msg.keywords = m->keywords.len > 0 ? m->keywords.data : NULL;
+		j->err = store_append_add(a, &m->msg, &uids[i]);
 	}
 	uint32_t uidvalidity = 0;
-	if (err != STORE_OK)
+	if (j->err != STORE_OK)
 		store_append_abort(&a);
 	else
-		err = store_append_commit(&a, &uidvalidity);
-	if (err == STORE_OK) {
-		buf_printf(code, "%" PRIu32 " ", uidvalidity);
-		for (size_t i = 0; i < n; i++)
-			buf_printf(code, i > 0 ? ",%" PRIu32 : "%" PRIu32, uids[i]);
+		j->err = store_append_commit(&a, &uidvalidity);
+	if (j->err == STORE_OK) {
+		buf_printf(&j->code, "%" PRIu32 " ", uidvalidity);
+		for (size_t i = 0; i < j->n; i++)
+			buf_printf(&j->code, i > 0 ? ",%" PRIu32 : "%" PRIu32, uids[i]);
 	}
 	free(uids);
-	return err;
 }
 
-static enum cmd_result append_execute(struct session *s, const struct imap_command *cmd,
-				      const char *name)
+/* Loop thread: the EXISTS for a selected target comes from the view sync
+ * that resp_tagged runs first. */
+static void append_job_reply(struct session *s, void *arg)
 {
-	size_t n = 0, i = 1;
-	struct append_msg *msgs = xcalloc(cmd->nargs, sizeof(*msgs));
+	struct append_job *j = arg;
+	if (j->err != STORE_OK)
+		cmd_store_error(s, j->cmd, j->err, true);
+	else
+		resp_tagged(s, j->cmd->tag, RESP_OK, RESP_CODE_APPENDUID, j->code.data,
+			    "APPEND completed");
+}
+
+/* Parses every message first (nothing is written for a bad command),
+ * then hands the job to the store pool. Takes name. */
+static enum cmd_result append_execute(struct session *s, const struct imap_command *cmd,
+				      char *name)
+{
+	struct append_job *j = xcalloc(1, sizeof(*j));
+	j->cmd = cmd;
+	j->mail = s->mail;
+	j->name = name;
+	j->msgs = xcalloc(cmd->nargs, sizeof(*j->msgs));
 	const char *error = NULL;
-	while (i < cmd->nargs) {
-		if (append_parse_msg(cmd->args, cmd->nargs, &i, &msgs[n++], &error) < 0) {
-			append_free(msgs, n);
+	for (size_t i = 1; i < cmd->nargs;) {
+		if (append_parse_msg(cmd->args, cmd->nargs, &i, &j->msgs[j->n++], &error) < 0) {
+			append_job_free(j);
 			return cmd_bad(s, cmd, error);
 		}
-		if (msgs[n - 1].msg.len == 0) {
-			append_free(msgs, n);
+		if (j->msgs[j->n - 1].msg.len == 0) {
+			append_job_free(j);
 			resp_tagged(s, cmd->tag, RESP_NO, RESP_CODE_NONE, NULL,
 				    "Empty messages cannot be appended");
 			return CMD_DONE;
 		}
 	}
-	struct buf code = {0};
-	enum store_err err = append_store(s, name, msgs, n, &code);
-	append_free(msgs, n);
-	if (err != STORE_OK)
-		cmd_store_error(s, cmd, err, true);
-	else
-		resp_tagged(s, cmd->tag, RESP_OK, RESP_CODE_APPENDUID, code.data,
-			    "APPEND completed");
-	buf_release(&code);
-	return CMD_DONE;
+	return store_job_run(s, append_job_work, append_job_reply, append_job_free, j);
 }
 
 enum cmd_result cmd_append(struct session *s, const struct imap_command *cmd)
@@ -202,7 +229,5 @@ enum cmd_result cmd_append(struct session *s, const struct imap_command *cmd)
 		resp_tagged(s, cmd->tag, RESP_NO, RESP_CODE_CANNOT, NULL, error);
 		return CMD_DONE;
 	}
-	enum cmd_result r = append_execute(s, cmd, name);
-	free(name);
-	return r;
+	return append_execute(s, cmd, name);
 }

@@ -14,15 +14,20 @@
  * client by sequence number) cannot be copied; the others are, and the
  * reply is OK with the COPYUID of what was copied: a NO would tell the
  * client the destination is unchanged (RFC 9051 §6.4.7), which would be
- * false. */
+ * false.
+ *
+ * The copy fsyncs, so it runs on the store pool (store_job.h); the
+ * replies and the view's expunges are written on the loop thread. */
 #include <inttypes.h>
 #include <stdlib.h>
 
 #include "imap/commands.h"
 #include "imap/mboxname.h"
 #include "imap/resp.h"
+#include "imap/store_job.h"
 #include "imap/view.h"
 #include "lib/buf.h"
+#include "lib/xalloc.h"
 
 /* Appends ascending UIDs as "a:b,c". */
 static void copy_append_set(struct buf *out, const uint32_t *uids, size_t n)
@@ -49,29 +54,72 @@ static void copy_format_copyuid(struct buf *out, const struct store_copy_result 
 	copy_append_set(out, r->dst_uids, r->count);
 }
 
-static enum cmd_result copy_execute(struct session *s, const struct imap_command *cmd,
-				    const uint32_t *uids, size_t n, const char *dest, bool move)
+/* The command's job for the store pool (store_job.h). */
+struct copy_job {
+	const struct imap_command *cmd;
+	struct store_mailbox *mb;
+	uint32_t *uids;
+	size_t n;
+	char *dest;
+	bool move;
+	enum store_err err;
+	struct store_copy_result r;
+};
+
+static void copy_job_free(void *arg)
 {
-	struct store_copy_result r = {0};
-	enum store_err err = store_copy(s->view->mb, uids, n, dest, move, &r);
-	if (err != STORE_OK)
-		return cmd_store_error(s, cmd, err, true);
+	struct copy_job *j = arg;
+	store_copy_result_free(&j->r);
+	free(j->uids);
+	free(j->dest);
+	free(j);
+}
+
+/* Pool thread: the copy (or move) is durable when it returns. */
+static void copy_job_work(void *arg)
+{
+	struct copy_job *j = arg;
+	j->err = store_copy(j->mb, j->uids, j->n, j->dest, j->move, &j->r);
+}
+
+/* Loop thread. */
+static void copy_job_reply(struct session *s, void *arg)
+{
+	struct copy_job *j = arg;
+	const struct store_copy_result *r = &j->r;
+	if (j->err != STORE_OK) {
+		cmd_store_error(s, j->cmd, j->err, true);
+		return;
+	}
 	struct buf code = {0};
-	if (r.count > 0)
-		copy_format_copyuid(&code, &r);
-	if (move) {
-		if (r.count > 0)
+	if (r->count > 0)
+		copy_format_copyuid(&code, r);
+	if (j->move) {
+		if (r->count > 0)
 			resp_status_untagged(s, RESP_OK, RESP_CODE_COPYUID, code.data, "Moved UIDs");
-		view_expunge_uids(s, r.src_uids, r.count);
-		cmd_ok(s, cmd);
-	} else if (r.count > 0) {
-		resp_tagged(s, cmd->tag, RESP_OK, RESP_CODE_COPYUID, code.data, "COPY completed");
+		view_expunge_uids(s, r->src_uids, r->count);
+		cmd_ok(s, j->cmd);
+	} else if (r->count > 0) {
+		resp_tagged(s, j->cmd->tag, RESP_OK, RESP_CODE_COPYUID, code.data,
+			    "COPY completed");
 	} else {
-		cmd_ok(s, cmd);
+		cmd_ok(s, j->cmd);
 	}
 	buf_release(&code);
-	store_copy_result_free(&r);
-	return CMD_DONE;
+}
+
+/* Takes uids and dest. */
+static enum cmd_result copy_execute(struct session *s, const struct imap_command *cmd,
+				    uint32_t *uids, size_t n, char *dest, bool move)
+{
+	struct copy_job *j = xcalloc(1, sizeof(*j));
+	j->cmd = cmd;
+	j->mb = s->view->mb;
+	j->uids = uids;
+	j->n = n;
+	j->dest = dest;
+	j->move = move;
+	return store_job_run(s, copy_job_work, copy_job_reply, copy_job_free, j);
 }
 
 static enum cmd_result copy_run(struct session *s, const struct imap_command *cmd,
@@ -91,20 +139,20 @@ static enum cmd_result copy_run(struct session *s, const struct imap_command *cm
 	}
 	uint32_t *uids;
 	size_t n;
-	enum cmd_result res;
 	if (view_resolve_arg(s->view, &args[0], uid, &uids, &n, &error) < 0) {
-		res = cmd_bad(s, cmd, error);
-	} else if (move && s->view->readonly) {
-		resp_tagged(s, cmd->tag, RESP_NO, RESP_CODE_READ_ONLY, NULL, "Mailbox is read-only");
-		res = CMD_DONE;
-	} else if (n == 0) {
-		res = cmd_ok(s, cmd);
-	} else {
-		res = copy_execute(s, cmd, uids, n, dest, move);
+		free(dest);
+		return cmd_bad(s, cmd, error);
 	}
+	bool refuse = move && s->view->readonly;
+	if (!refuse && n > 0)
+		return copy_execute(s, cmd, uids, n, dest, move);
 	free(uids);
 	free(dest);
-	return res;
+	if (refuse) {
+		resp_tagged(s, cmd->tag, RESP_NO, RESP_CODE_READ_ONLY, NULL, "Mailbox is read-only");
+		return CMD_DONE;
+	}
+	return cmd_ok(s, cmd);
 }
 
 enum cmd_result cmd_copy_run(struct session *s, const struct imap_command *cmd,

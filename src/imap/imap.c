@@ -26,10 +26,11 @@ static void imap_settings_apply(struct imap_settings *st, const struct config *c
 	atomic_store(&st->plaintext_auth, (int)cfg->plaintext_auth);
 }
 
-static unsigned imap_auth_workers(const struct config *cfg)
+/* A pool size from the configuration: 0 means one thread per core. */
+static unsigned imap_workers(unsigned configured)
 {
-	if (cfg->auth_workers > 0)
-		return cfg->auth_workers;
+	if (configured > 0)
+		return configured;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	return cores > 0 ? (unsigned)cores : 1;
 }
@@ -67,7 +68,8 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 	ctx->passdb = db;
 	pthread_mutex_init(&ctx->passdb_lock, NULL);
 	imap_settings_apply(&ctx->settings, cfg);
-	ctx->auth_pool = workpool_new(imap_auth_workers(cfg), "auth");
+	ctx->auth_pool = workpool_new(imap_workers(cfg->auth_workers), "auth");
+	ctx->store_pool = workpool_new(imap_workers(cfg->store_workers), "store");
 	ctx->dummy_hash = login_make_dummy_hash(cfg->password_scheme);
 	if (getrandom(&ctx->sid_key, sizeof(ctx->sid_key), 0) != sizeof(ctx->sid_key))
 		ctx->sid_key = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
@@ -77,6 +79,7 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 void imap_ctx_stop_workers(struct imap_ctx *ctx)
 {
 	workpool_free(&ctx->auth_pool);
+	workpool_free(&ctx->store_pool);
 }
 
 void imap_ctx_free(struct imap_ctx **ctxp)
@@ -85,6 +88,7 @@ void imap_ctx_free(struct imap_ctx **ctxp)
 	if (ctx == NULL)
 		return;
 	workpool_free(&ctx->auth_pool);
+	workpool_free(&ctx->store_pool);
 	tls_ctx_free(&ctx->tls);
 	passdb_unref(&ctx->passdb);
 	store_close(&ctx->store);

@@ -2,8 +2,8 @@
  *
  * Built once by `roost serve` (cli/cmd_serve.c) and passed to the network
  * layer as its protocol. Holds the configuration, the TLS context, the
- * password database, the auth worker pool and the settings that SIGHUP may
- * change. Reloadable settings are atomics so loop threads read them
+ * password database, the worker pools (password hashing; blocking store
+ * writes, see store_job.h) and the settings that SIGHUP may change. Reloadable settings are atomics so loop threads read them
  * without locks; the passdb is refcounted and swapped under a mutex. */
 #ifndef ROOST_IMAP_IMAP_H
 #define ROOST_IMAP_IMAP_H
@@ -41,6 +41,7 @@ struct imap_ctx {
 	struct imap_settings settings;
 	struct tls_ctx *tls;
 	struct workpool *auth_pool;
+	struct workpool *store_pool; /* APPEND, COPY, MOVE, STORE, EXPUNGE (fsync) */
 	struct store *store;      /* the mail store backend */
 
 	pthread_mutex_t passdb_lock;
@@ -56,13 +57,14 @@ struct imap_ctx {
 /* The network protocol entry points (on_accept, on_reload). */
 extern const struct net_protocol imap_protocol;
 
-/* Creates the context: TLS, passdb, auth pool. Returns NULL with a
+/* Creates the context: TLS, passdb, auth and store pools. Returns NULL with a
  * malloc'd message in *error_r. cfg must outlive the context. */
 struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 			      char **overrides, size_t n_overrides, char **error_r);
 void imap_ctx_free(struct imap_ctx **ctx);
-/* Stops the auth pool (waits for running jobs); call after the loops end
- * and before net_server_free() drains their completions. */
+/* Stops the auth and store pools (waits for running and queued jobs);
+ * call after the loops end and before net_server_free() drains their
+ * completions. */
 void imap_ctx_stop_workers(struct imap_ctx *ctx);
 /* The current passdb with a reference (passdb_unref when done), or NULL. */
 struct passdb *imap_ctx_passdb(struct imap_ctx *ctx);

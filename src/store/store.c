@@ -1,24 +1,22 @@
-/* store: the backend object, the table of open users and the helpers
- * every backend shares (error texts, name validation, keyword lists).
+/* store: the dispatch layer between the store interface (store.h) and
+ * its backends (store_backend.h), plus the helpers every backend shares
+ * (error texts, name validation, keyword lists).
  *
- * Invariants: one struct store_user per user name at a time, shared by
- * all of that user's sessions through a refcount kept under st->lock. A
- * user being initialized (index opened, recovery running) is already in
- * the table with its own lock held, so a second opener waits on that lock
- * and then sees whether the first one succeeded. Recovery runs once per
- * user per process (st->recovered). */
+ * Each public function checks what no backend may skip -- user and
+ * mailbox names, the INBOX rules of RFC 9051 §6.3.4-6.3.6 -- clears its
+ * output parameters, and calls the backend through the object's ops. The
+ * backend is chosen by name when the store is opened (the registry
+ * below); everything created from a store carries the same ops. */
 #include "store/store.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
-#include "store/store_maildir.h"
+#include "store/store_backend.h"
 
 const char *store_err_text(enum store_err err)
 {
@@ -225,47 +223,33 @@ char *store_keywords_apply(const char *cur, enum store_flag_op op, const char *k
 	return store_kw_join(&l);
 }
 
-/* --- backend --- */
+/* --- the registry --- */
 
-static int store_mkdir_p(const char *path)
+static const struct store_backend_ops *const store_backends[] = {
+    &store_maildir_ops,
+};
+
+const struct store_backend_ops *store_backend_find(const char *name)
 {
-	char *tmp = xstrdup(path);
-	for (char *p = tmp + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST) {
-			free(tmp);
-			return -1;
-		}
-		*p = '/';
+	if (name == NULL)
+		return store_backends[0];
+	for (size_t i = 0; i < sizeof(store_backends) / sizeof(store_backends[0]); i++) {
+		if (strcmp(store_backends[i]->name, name) == 0)
+			return store_backends[i];
 	}
-	int ret = mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
-	free(tmp);
-	return ret;
+	return NULL;
 }
+
+/* --- backend and users --- */
 
 struct store *store_open(const struct store_settings *set, const char **error_r)
 {
-	if (set->backend != NULL && strcmp(set->backend, "maildir") != 0) {
-		*error_r = "unknown mail store backend";
+	const struct store_backend_ops *ops = store_backend_find(set->backend);
+	if (ops == NULL) {
+		*error_r = "unknown mail store backend (known backends: maildir)";
 		return NULL;
 	}
-	if (set->mail_root == NULL || set->mail_root[0] == '\0') {
-		*error_r = "mail_root is not set";
-		return NULL;
-	}
-	if (store_mkdir_p(set->mail_root) < 0) {
-		*error_r = "cannot create mail_root";
-		return NULL;
-	}
-	struct store *st = xcalloc(1, sizeof(*st));
-	st->root = xstrdup(set->mail_root);
-	st->fsync = set->fsync;
-	st->inotify_fd = -1;
-	st->wake_fd = -1;
-	pthread_mutex_init(&st->lock, NULL);
-	return st;
+	return ops->open(set, error_r);
 }
 
 void store_close(struct store **stp)
@@ -274,72 +258,7 @@ void store_close(struct store **stp)
 	if (st == NULL)
 		return;
 	*stp = NULL;
-	store_maildir_watch_stop(st);
-	if (st->users != NULL)
-		log_warn("event=store_close_busy user=%s", st->users->name);
-	for (size_t i = 0; i < st->n_recovered; i++)
-		free(st->recovered[i]);
-	free(st->recovered);
-	pthread_mutex_destroy(&st->lock);
-	free(st->root);
-	free(st);
-}
-
-bool store_recovered_mark(struct store *st, const char *user)
-{
-	pthread_mutex_lock(&st->lock);
-	bool found = false;
-	for (size_t i = 0; i < st->n_recovered && !found; i++)
-		found = strcmp(st->recovered[i], user) == 0;
-	if (!found) {
-		st->recovered = xrealloc(st->recovered, (st->n_recovered + 1) * sizeof(char *));
-		st->recovered[st->n_recovered++] = xstrdup(user);
-	}
-	pthread_mutex_unlock(&st->lock);
-	return found;
-}
-
-static void store_user_free(struct store_user *u)
-{
-	store_maildir_index_close(u);
-	pthread_mutex_destroy(&u->lock);
-	free(u->name);
-	free(u->dir);
-	free(u);
-}
-
-/* The first opener of a user: directories, index, recovery. User lock held. */
-static enum store_err store_user_init(struct store_user *u)
-{
-	if (store_mkdir_p(u->dir) < 0) {
-		log_error("event=store_error user=%s op=mkdir error=\"%s\"", u->name,
-		          strerror(errno));
-		return STORE_ERR_IO;
-	}
-	bool created = false;
-	enum store_err err = store_maildir_index_open(u, &created);
-	if (err != STORE_OK)
-		return err;
-	if (created || !store_recovered_mark(u->st, u->name))
-		err = store_maildir_recover(u, created);
-	return err;
-}
-
-static struct store_user *store_user_new(struct store *st, const char *user)
-{
-	struct store_user *u = xcalloc(1, sizeof(*u));
-	pthread_mutexattr_t attr;
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&u->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-	u->st = st;
-	u->name = xstrdup(user);
-	size_t len = strlen(st->root) + strlen(user) + 2;
-	u->dir = xmalloc(len);
-	snprintf(u->dir, len, "%s/%s", st->root, user);
-	u->refcount = 1;
-	return u;
+	st->ops->close(st);
 }
 
 enum store_err store_user_open(struct store *st, const char *user, struct store_user **u_r)
@@ -347,41 +266,7 @@ enum store_err store_user_open(struct store *st, const char *user, struct store_
 	*u_r = NULL;
 	if (!store_user_name_valid(user))
 		return STORE_ERR_INVALID_NAME;
-	pthread_mutex_lock(&st->lock);
-	struct store_user *u = st->users;
-	while (u != NULL && strcmp(u->name, user) != 0)
-		u = u->next;
-	if (u != NULL) {
-		u->refcount++;
-		pthread_mutex_unlock(&st->lock);
-		/* Waits for a concurrent first opener to finish. */
-		pthread_mutex_lock(&u->lock);
-		enum store_err err = u->failed ? u->open_err : STORE_OK;
-		pthread_mutex_unlock(&u->lock);
-		if (err != STORE_OK) {
-			store_user_unref(&u);
-			return err;
-		}
-		*u_r = u;
-		return STORE_OK;
-	}
-	u = store_user_new(st, user);
-	pthread_mutex_lock(&u->lock);
-	u->next = st->users;
-	st->users = u;
-	pthread_mutex_unlock(&st->lock);
-	enum store_err err = store_user_init(u);
-	if (err != STORE_OK) {
-		u->failed = true;
-		u->open_err = err;
-	}
-	pthread_mutex_unlock(&u->lock);
-	if (err != STORE_OK) {
-		store_user_unref(&u);
-		return err;
-	}
-	*u_r = u;
-	return STORE_OK;
+	return st->ops->user_open(st, user, u_r);
 }
 
 void store_user_unref(struct store_user **up)
@@ -390,16 +275,229 @@ void store_user_unref(struct store_user **up)
 	if (u == NULL)
 		return;
 	*up = NULL;
-	struct store *st = u->st;
-	pthread_mutex_lock(&st->lock);
-	if (--u->refcount > 0) {
-		pthread_mutex_unlock(&st->lock);
+	u->ops->user_unref(u);
+}
+
+/* --- mailboxes --- */
+
+enum store_err store_list(struct store_user *u, struct store_mailbox_entry **entries_r, size_t *n_r)
+{
+	*entries_r = NULL;
+	*n_r = 0;
+	return u->ops->list(u, entries_r, n_r);
+}
+
+void store_list_free(struct store_mailbox_entry *entries, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(entries[i].name);
+	free(entries);
+}
+
+enum store_err store_create(struct store_user *u, const char *name, unsigned special_use)
+{
+	if (!store_name_valid(name))
+		return STORE_ERR_INVALID_NAME;
+	/* RFC 9051 §6.3.4: creating INBOX is an error. */
+	if (strcmp(name, "INBOX") == 0)
+		return STORE_ERR_EXISTS;
+	return u->ops->create(u, name, special_use & STORE_ATTR_SPECIAL_USE_MASK);
+}
+
+enum store_err store_delete(struct store_user *u, const char *name)
+{
+	if (!store_name_valid(name))
+		return STORE_ERR_INVALID_NAME;
+	/* RFC 9051 §6.3.5: deleting INBOX is an error. */
+	if (strcmp(name, "INBOX") == 0)
+		return STORE_ERR_NOPERM;
+	return u->ops->remove(u, name);
+}
+
+enum store_err store_rename(struct store_user *u, const char *from, const char *to)
+{
+	if (!store_name_valid(from) || !store_name_valid(to))
+		return STORE_ERR_INVALID_NAME;
+	/* RFC 9051 §6.3.6: the new name must not exist; INBOX always does. */
+	if (strcmp(to, "INBOX") == 0)
+		return STORE_ERR_EXISTS;
+	return u->ops->rename(u, from, to);
+}
+
+enum store_err store_subscribe(struct store_user *u, const char *name, bool subscribe)
+{
+	if (!store_name_valid(name))
+		return STORE_ERR_INVALID_NAME;
+	return u->ops->subscribe(u, name, subscribe);
+}
+
+enum store_err store_status(struct store_user *u, const char *name, struct store_status *st_r)
+{
+	memset(st_r, 0, sizeof(*st_r));
+	if (!store_name_valid(name))
+		return STORE_ERR_INVALID_NAME;
+	return u->ops->status(u, name, st_r);
+}
+
+/* --- appending --- */
+
+enum store_err store_append_begin(struct store_user *u, const char *mailbox,
+                                  struct store_append **a_r)
+{
+	*a_r = NULL;
+	if (!store_name_valid(mailbox))
+		return STORE_ERR_INVALID_NAME;
+	return u->ops->append_begin(u, mailbox, a_r);
+}
+
+enum store_err store_append_add(struct store_append *a, const struct store_new_msg *msg,
+                                uint32_t *uid_r)
+{
+	*uid_r = 0;
+	return a->ops->append_add(a, msg, uid_r);
+}
+
+enum store_err store_append_commit(struct store_append **ap, uint32_t *uidvalidity_r)
+{
+	struct store_append *a = *ap;
+	*ap = NULL;
+	*uidvalidity_r = 0;
+	return a->ops->append_commit(a, uidvalidity_r);
+}
+
+void store_append_abort(struct store_append **ap)
+{
+	struct store_append *a = *ap;
+	if (a == NULL)
 		return;
-	}
-	struct store_user **pp = &st->users;
-	while (*pp != u)
-		pp = &(*pp)->next;
-	*pp = u->next;
-	pthread_mutex_unlock(&st->lock);
-	store_user_free(u);
+	*ap = NULL;
+	a->ops->append_abort(a);
+}
+
+/* --- an open mailbox --- */
+
+enum store_err store_mailbox_open(struct store_user *u, const char *name, bool claim_recent,
+                                  struct store_mailbox **mb_r, struct store_mailbox_info *info_r)
+{
+	*mb_r = NULL;
+	memset(info_r, 0, sizeof(*info_r));
+	if (!store_name_valid(name))
+		return STORE_ERR_INVALID_NAME;
+	return u->ops->mailbox_open(u, name, claim_recent, mb_r, info_r);
+}
+
+void store_mailbox_close(struct store_mailbox **mbp)
+{
+	struct store_mailbox *mb = *mbp;
+	if (mb == NULL)
+		return;
+	*mbp = NULL;
+	mb->ops->mailbox_close(mb);
+}
+
+void store_mailbox_info_free(struct store_mailbox_info *info)
+{
+	free(info->keywords);
+	info->keywords = NULL;
+}
+
+void store_mailbox_watch(struct store_mailbox *mb, store_watch_fn *fn, void *ctx)
+{
+	mb->ops->mailbox_watch(mb, fn, fn != NULL ? ctx : NULL);
+}
+
+enum store_err store_mailbox_sync_new(struct store_mailbox *mb)
+{
+	return mb->ops->mailbox_sync_new(mb);
+}
+
+enum store_err store_mailbox_uids(struct store_mailbox *mb, uint32_t **uids_r, size_t *n_r)
+{
+	*uids_r = NULL;
+	*n_r = 0;
+	return mb->ops->mailbox_uids(mb, uids_r, n_r);
+}
+
+uint64_t store_mailbox_highestmodseq(struct store_mailbox *mb)
+{
+	return mb->ops->mailbox_highestmodseq(mb);
+}
+
+enum store_err store_fetch(struct store_mailbox *mb, const uint32_t *uids, size_t n,
+                           unsigned fields, store_msg_fn *fn, void *ctx)
+{
+	return mb->ops->fetch(mb, uids, n, fields, fn, ctx);
+}
+
+/* --- bodies --- */
+
+enum store_err store_body_open(struct store_mailbox *mb, uint32_t uid, struct store_body **b_r)
+{
+	*b_r = NULL;
+	return mb->ops->body_open(mb, uid, b_r);
+}
+
+uint64_t store_body_size(const struct store_body *b)
+{
+	return b->ops->body_size(b);
+}
+
+ssize_t store_body_read(struct store_body *b, void *buf, size_t len, uint64_t offset)
+{
+	return b->ops->body_read(b, buf, len, offset);
+}
+
+const void *store_body_map(struct store_body *b)
+{
+	return b->ops->body_map(b);
+}
+
+void store_body_close(struct store_body **bp)
+{
+	struct store_body *b = *bp;
+	if (b == NULL)
+		return;
+	*bp = NULL;
+	b->ops->body_close(b);
+}
+
+/* --- changes --- */
+
+enum store_err store_set_flags(struct store_mailbox *mb, const uint32_t *uids, size_t n,
+                               enum store_flag_op op, uint32_t flags, const char *keywords,
+                               uint64_t unchangedsince, store_msg_fn *fn, void *ctx)
+{
+	return mb->ops->set_flags(mb, uids, n, op, flags & STORE_FLAGS_ALL, keywords,
+	                          unchangedsince, fn, ctx);
+}
+
+enum store_err store_expunge(struct store_mailbox *mb, const uint32_t *uids, size_t n,
+                             uint32_t **expunged_r, size_t *n_expunged_r)
+{
+	*expunged_r = NULL;
+	*n_expunged_r = 0;
+	return mb->ops->expunge(mb, uids, n, expunged_r, n_expunged_r);
+}
+
+enum store_err store_copy(struct store_mailbox *mb, const uint32_t *uids, size_t n,
+                          const char *dest, bool move, struct store_copy_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!store_name_valid(dest))
+		return STORE_ERR_INVALID_NAME;
+	return mb->ops->copy(mb, uids, n, dest, move, r);
+}
+
+void store_copy_result_free(struct store_copy_result *r)
+{
+	free(r->src_uids);
+	free(r->dst_uids);
+	memset(r, 0, sizeof(*r));
+}
+
+enum store_err store_changes(struct store_mailbox *mb, uint64_t since, uint32_t below_uid,
+                             store_change_fn *fn, void *ctx, uint64_t *highest_r)
+{
+	*highest_r = 0;
+	return mb->ops->changes(mb, since, below_uid, fn, ctx, highest_r);
 }

@@ -4,7 +4,9 @@
  * CLI) reaches mail only through these functions; nothing outside store/
  * touches message files or SQL. The embedded backend is Maildir++ files
  * plus one SQLite index per user (store_maildir.c); a networked backend
- * (SQL metadata + object storage) can implement the same interface.
+ * (SQL metadata + object storage) can implement the same interface: store.c
+ * dispatches every call through the backend vtable of store_backend.h,
+ * chosen by store_settings.backend.
  *
  * Objects:
  *   struct store         the backend, one per server

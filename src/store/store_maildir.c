@@ -1,4 +1,5 @@
-/* store_maildir: the on-disk layout of the embedded backend.
+/* store_maildir: the embedded backend's entry point (its ops table,
+ * store_maildir_ops, and the backend object) and its on-disk layout.
  *
  * <mail_root>/<user>/ is a Maildir++ tree:
  *   cur/ new/ tmp/            INBOX
@@ -111,7 +112,7 @@ bad:
 	return NULL;
 }
 
-char *store_maildir_path(const struct store_user *u, const char *dir, const char *sub)
+char *store_maildir_path(const struct smd_user *u, const char *dir, const char *sub)
 {
 	size_t len = strlen(u->dir) + strlen(dir) + (sub ? strlen(sub) : 0) + 3;
 	char *p = xmalloc(len);
@@ -140,7 +141,7 @@ static void smd_host(char *out, size_t cap)
 	out[w] = '\0';
 }
 
-char *store_maildir_file_base(struct store_user *u)
+char *store_maildir_file_base(struct smd_user *u)
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
@@ -173,7 +174,7 @@ static char *smd_final_name(const char *base, uint64_t size, uint32_t uid, uint3
 	return out;
 }
 
-char *store_maildir_file_name(struct store_user *u, uint64_t size, uint32_t uid, uint32_t flags)
+char *store_maildir_file_name(struct smd_user *u, uint64_t size, uint32_t uid, uint32_t flags)
 {
 	char *base = store_maildir_file_base(u);
 	char *name = smd_final_name(base, size, uid, flags);
@@ -231,7 +232,7 @@ bool store_maildir_file_parse(const char *name, uint32_t *uid_r, uint32_t *flags
 	return false;
 }
 
-int store_maildir_fsync_dir(const struct store_user *u, const char *path)
+int store_maildir_fsync_dir(const struct smd_user *u, const char *path)
 {
 	if (!u->st->fsync)
 		return 0;
@@ -243,7 +244,7 @@ int store_maildir_fsync_dir(const struct store_user *u, const char *path)
 	return ret;
 }
 
-int store_maildir_write_uidvalidity(struct store_user *u, const char *dir, uint32_t uidvalidity,
+int store_maildir_write_uidvalidity(struct smd_user *u, const char *dir, uint32_t uidvalidity,
                                     uint32_t uidnext)
 {
 	char *p = store_maildir_path(u, dir, "roost-uidvalidity");
@@ -263,7 +264,7 @@ int store_maildir_write_uidvalidity(struct store_user *u, const char *dir, uint3
 	return ret;
 }
 
-int store_maildir_make_dirs(struct store_user *u, const char *dir, uint32_t uidvalidity)
+int store_maildir_make_dirs(struct smd_user *u, const char *dir, uint32_t uidvalidity)
 {
 	static const char *const subs[] = {"cur", "new", "tmp"};
 	char *top = store_maildir_path(u, dir, NULL);
@@ -369,7 +370,7 @@ static int smd_write_data(int fd, struct mime_parser *mp, const void *data, size
 	return ret;
 }
 
-int store_maildir_write(struct store_user *u, const char *dir, const void *data, size_t len,
+int store_maildir_write(struct smd_user *u, const char *dir, const void *data, size_t len,
                         int src_fd, uint32_t uid, uint32_t flags, int64_t mtime,
                         struct smm_written *w_r)
 {
@@ -490,3 +491,91 @@ void store_maildir_rmtree(const char *path)
 	closedir(d);
 	rmdir(path);
 }
+
+int store_maildir_mkdir_p(const char *path)
+{
+	char *tmp = xstrdup(path);
+	for (char *p = tmp + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST) {
+			free(tmp);
+			return -1;
+		}
+		*p = '/';
+	}
+	int ret = mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
+	free(tmp);
+	return ret;
+}
+
+/* --- the backend object --- */
+
+static struct store *smd_open(const struct store_settings *set, const char **error_r)
+{
+	if (set->mail_root == NULL || set->mail_root[0] == '\0') {
+		*error_r = "mail_root is not set";
+		return NULL;
+	}
+	if (store_maildir_mkdir_p(set->mail_root) < 0) {
+		*error_r = "cannot create mail_root";
+		return NULL;
+	}
+	struct smd_store *st = xcalloc(1, sizeof(*st));
+	st->pub.ops = &store_maildir_ops;
+	st->root = xstrdup(set->mail_root);
+	st->fsync = set->fsync;
+	st->inotify_fd = -1;
+	st->wake_fd = -1;
+	pthread_mutex_init(&st->lock, NULL);
+	return &st->pub;
+}
+
+static void smd_close(struct store *pst)
+{
+	struct smd_store *st = store_maildir_store_of(pst);
+	store_maildir_watch_stop(st);
+	if (st->users != NULL)
+		log_warn("event=store_close_busy user=%s", st->users->name);
+	for (size_t i = 0; i < st->n_recovered; i++)
+		free(st->recovered[i]);
+	free(st->recovered);
+	pthread_mutex_destroy(&st->lock);
+	free(st->root);
+	free(st);
+}
+
+const struct store_backend_ops store_maildir_ops = {
+    .name = "maildir",
+    .open = smd_open,
+    .close = smd_close,
+    .user_open = store_maildir_user_open,
+    .user_unref = store_maildir_user_unref,
+    .list = store_maildir_mbox_list,
+    .create = store_maildir_mbox_create,
+    .remove = store_maildir_mbox_delete,
+    .rename = store_maildir_mbox_rename,
+    .subscribe = store_maildir_mbox_subscribe,
+    .status = store_maildir_mbox_status,
+    .append_begin = store_maildir_append_begin,
+    .append_add = store_maildir_append_add,
+    .append_commit = store_maildir_append_commit,
+    .append_abort = store_maildir_append_abort,
+    .mailbox_open = store_maildir_msg_open,
+    .mailbox_close = store_maildir_msg_close,
+    .mailbox_watch = store_maildir_msg_watch,
+    .mailbox_sync_new = store_maildir_msg_sync_new,
+    .mailbox_uids = store_maildir_msg_uids,
+    .mailbox_highestmodseq = store_maildir_msg_highestmodseq,
+    .fetch = store_maildir_msg_fetch,
+    .body_open = store_maildir_msg_body_open,
+    .body_size = store_maildir_msg_body_size,
+    .body_read = store_maildir_msg_body_read,
+    .body_map = store_maildir_msg_body_map,
+    .body_close = store_maildir_msg_body_close,
+    .set_flags = store_maildir_change_set_flags,
+    .expunge = store_maildir_change_expunge,
+    .copy = store_maildir_append_copy,
+    .changes = store_maildir_change_changes,
+};

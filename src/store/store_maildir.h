@@ -1,8 +1,10 @@
 /* store_maildir: private declarations of the embedded backend (Maildir++
  * message files plus one SQLite index per user). Only the src/store files
- * include this header; everything above the store uses store.h.
+ * include this header; everything above the store uses store.h, and
+ * store.c reaches this backend only through store_maildir_ops
+ * (store_backend.h).
  *
- * Locking: struct store's `lock` guards its table of open users, every
+ * Locking: struct smd_store's `lock` guards its table of open users, every
  * user's refcount and the inotify watch table. Each user has its own
  * recursive mutex `lock` that serializes every operation on the user, its
  * database and its mailbox handles (recursive so that a FETCH callback may
@@ -18,7 +20,7 @@
 #include <stdint.h>
 
 #include "mail/mime.h"
-#include "store/store.h"
+#include "store/store_backend.h"
 
 /* Cached prepared statements, one per query (store_maildir_index.c). */
 enum smi_stmt {
@@ -55,12 +57,16 @@ enum smi_stmt {
 	SMI_COUNT
 };
 
-struct store {
+/* Each object begins with its public struct (store_backend.h), whose ops
+ * is &store_maildir_ops; the store_maildir_*_of() helpers below convert
+ * the public pointers the ops receive. */
+struct smd_store {
+	struct store pub;
 	char *root;
 	bool fsync;
 	pthread_mutex_t lock;
-	struct store_user *users; /* open users (linked) */
-	char **recovered;         /* users recovered by this process */
+	struct smd_user *users; /* open users (linked) */
+	char **recovered;       /* users recovered by this process */
 	size_t n_recovered;
 	/* inotify watcher (store_maildir_watch.c), started lazily. */
 	struct smw_watch *watches;
@@ -83,9 +89,10 @@ struct smi_mbox {
 	uint32_t recent_uid;
 };
 
-struct store_user {
-	struct store *st;
-	struct store_user *next;
+struct smd_user {
+	struct store_user pub;
+	struct smd_store *st;
+	struct smd_user *next;
 	char *name;
 	char *dir;    /* <mail_root>/<user> */
 	int refcount; /* under st->lock */
@@ -94,13 +101,14 @@ struct store_user {
 	pthread_mutex_t lock;
 	sqlite3 *db;
 	sqlite3_stmt *stmts[SMI_COUNT];
-	struct store_mailbox *handles; /* open mailbox handles (linked) */
+	struct smd_mailbox *handles; /* open mailbox handles (linked) */
 	uint32_t file_counter;
 };
 
-struct store_mailbox {
-	struct store_user *u;
-	struct store_mailbox *next;
+struct smd_mailbox {
+	struct store_mailbox pub;
+	struct smd_user *u;
+	struct smd_mailbox *next;
 	int64_t id;
 	bool gone; /* deleted while open */
 	uint64_t highestmodseq;
@@ -108,16 +116,20 @@ struct store_mailbox {
 	void *ctx;
 };
 
-/* --- store.c: shared helpers --- */
+static inline struct smd_store *store_maildir_store_of(struct store *st)
+{
+	return (struct smd_store *)st;
+}
 
-/* Canonical keyword list: space-separated, unique (case-insensitive),
- * sorted. Returns a malloc'd string ("" when none). */
-char *store_keywords_canon(const char *kw);
-/* Merges (op add/remove/replace) keywords into a canonical list. */
-char *store_keywords_apply(const char *cur, enum store_flag_op op, const char *kw);
-bool store_user_name_valid(const char *user);
-/* Whether the user has been recovered in this process; marks it. */
-bool store_recovered_mark(struct store *st, const char *user);
+static inline struct smd_user *store_maildir_user_of(struct store_user *u)
+{
+	return (struct smd_user *)u;
+}
+
+static inline struct smd_mailbox *store_maildir_mailbox_of(struct store_mailbox *mb)
+{
+	return (struct smd_mailbox *)mb;
+}
 
 /* --- store_maildir.c: names, files, writing --- */
 
@@ -127,23 +139,23 @@ char *store_maildir_dir_encode(const char *name);
 /* Decodes a ".x.y" directory name; NULL when it is not a valid mailbox. */
 char *store_maildir_dir_decode(const char *dir);
 /* "<user dir>/<dir>/<sub>" (sub may be NULL). malloc'd. */
-char *store_maildir_path(const struct store_user *u, const char *dir, const char *sub);
+char *store_maildir_path(const struct smd_user *u, const char *dir, const char *sub);
 /* A new unique file name carrying size, UID and flags. */
-char *store_maildir_file_name(struct store_user *u, uint64_t size, uint32_t uid, uint32_t flags);
+char *store_maildir_file_name(struct smd_user *u, uint64_t size, uint32_t uid, uint32_t flags);
 /* A new unique base name (tmp/ files). */
-char *store_maildir_file_base(struct store_user *u);
+char *store_maildir_file_base(struct smd_user *u);
 /* Parses ",U=<uid>" and ":2,<flags>" from a file name. Returns false when
  * the name has no UID. */
 bool store_maildir_file_parse(const char *name, uint32_t *uid_r, uint32_t *flags_r);
 uint32_t store_maildir_info_flags(const char *name);
-int store_maildir_fsync_dir(const struct store_user *u, const char *path);
+int store_maildir_fsync_dir(const struct smd_user *u, const char *path);
 /* Writes dir/roost-uidvalidity: "<uidvalidity> <uidnext>". It lets a
  * rebuilt index keep the UIDVALIDITY and stay above UIDs whose files are
  * gone; rewritten before files are unlinked (EXPUNGE, MOVE). */
-int store_maildir_write_uidvalidity(struct store_user *u, const char *dir, uint32_t uidvalidity,
+int store_maildir_write_uidvalidity(struct smd_user *u, const char *dir, uint32_t uidvalidity,
                                     uint32_t uidnext);
 /* Creates dir/{cur,new,tmp} and the uidvalidity file. */
-int store_maildir_make_dirs(struct store_user *u, const char *dir, uint32_t uidvalidity);
+int store_maildir_make_dirs(struct smd_user *u, const char *dir, uint32_t uidvalidity);
 /* Writes data (bare LF -> CRLF) to a tmp file in dir, parses it, fsyncs,
  * sets mtime and renames it into cur/ as <name for uid>. Returns 0 and
  * the base name, size and summary, or -1. src_fd >= 0: read from that
@@ -153,7 +165,7 @@ struct smm_written {
 	uint64_t size;
 	struct mail_summary sum;
 };
-int store_maildir_write(struct store_user *u, const char *dir, const void *data, size_t len,
+int store_maildir_write(struct smd_user *u, const char *dir, const void *data, size_t len,
                         int src_fd, uint32_t uid, uint32_t flags, int64_t mtime,
                         struct smm_written *w_r);
 /* Parses an existing file (already CRLF) into a summary. */
@@ -162,31 +174,86 @@ int store_maildir_parse_file(int fd, struct mail_summary *sum_r);
 int store_maildir_has_bare_lf(int fd);
 /* Removes a directory tree (message dirs are flat: one level deep). */
 void store_maildir_rmtree(const char *path);
+/* mkdir -p with mode 0700. 0 or -1 (errno set). */
+int store_maildir_mkdir_p(const char *path);
+
+/* --- the backend's operations (store_backend.h), by file; reached only
+ * through store_maildir_ops --- */
+
+/* store_maildir_user.c */
+enum store_err store_maildir_user_open(struct store *st, const char *user, struct store_user **u_r);
+void store_maildir_user_unref(struct store_user *u);
+/* store_maildir_mbox.c */
+enum store_err store_maildir_mbox_list(struct store_user *u, struct store_mailbox_entry **entries_r,
+                                       size_t *n_r);
+enum store_err store_maildir_mbox_create(struct store_user *u, const char *name,
+                                         unsigned special_use);
+enum store_err store_maildir_mbox_delete(struct store_user *u, const char *name);
+enum store_err store_maildir_mbox_rename(struct store_user *u, const char *from, const char *to);
+enum store_err store_maildir_mbox_subscribe(struct store_user *u, const char *name, bool subscribe);
+enum store_err store_maildir_mbox_status(struct store_user *u, const char *name,
+                                         struct store_status *st_r);
+/* store_maildir_append.c */
+enum store_err store_maildir_append_begin(struct store_user *u, const char *mailbox,
+                                          struct store_append **a_r);
+enum store_err store_maildir_append_add(struct store_append *a, const struct store_new_msg *msg,
+                                        uint32_t *uid_r);
+enum store_err store_maildir_append_commit(struct store_append *a, uint32_t *uidvalidity_r);
+void store_maildir_append_abort(struct store_append *a);
+enum store_err store_maildir_append_copy(struct store_mailbox *mb, const uint32_t *uids, size_t n,
+                                         const char *dest, bool move, struct store_copy_result *r);
+/* store_maildir_msg.c */
+enum store_err store_maildir_msg_open(struct store_user *u, const char *name, bool claim_recent,
+                                      struct store_mailbox **mb_r,
+                                      struct store_mailbox_info *info_r);
+void store_maildir_msg_close(struct store_mailbox *mb);
+void store_maildir_msg_watch(struct store_mailbox *mb, store_watch_fn *fn, void *ctx);
+enum store_err store_maildir_msg_sync_new(struct store_mailbox *mb);
+enum store_err store_maildir_msg_uids(struct store_mailbox *mb, uint32_t **uids_r, size_t *n_r);
+uint64_t store_maildir_msg_highestmodseq(struct store_mailbox *mb);
+enum store_err store_maildir_msg_fetch(struct store_mailbox *mb, const uint32_t *uids, size_t n,
+                                       unsigned fields, store_msg_fn *fn, void *ctx);
+enum store_err store_maildir_msg_body_open(struct store_mailbox *mb, uint32_t uid,
+                                           struct store_body **b_r);
+uint64_t store_maildir_msg_body_size(const struct store_body *b);
+ssize_t store_maildir_msg_body_read(struct store_body *b, void *buf, size_t len, uint64_t offset);
+const void *store_maildir_msg_body_map(struct store_body *b);
+void store_maildir_msg_body_close(struct store_body *b);
+/* store_maildir_change.c */
+enum store_err store_maildir_change_set_flags(struct store_mailbox *mb, const uint32_t *uids,
+                                              size_t n, enum store_flag_op op, uint32_t flags,
+                                              const char *keywords, uint64_t unchangedsince,
+                                              store_msg_fn *fn, void *ctx);
+enum store_err store_maildir_change_expunge(struct store_mailbox *mb, const uint32_t *uids,
+                                            size_t n, uint32_t **expunged_r, size_t *n_expunged_r);
+enum store_err store_maildir_change_changes(struct store_mailbox *mb, uint64_t since,
+                                            uint32_t below_uid, store_change_fn *fn, void *ctx,
+                                            uint64_t *highest_r);
 
 /* --- store_maildir_index.c: the SQLite index --- */
 
-enum store_err store_maildir_index_open(struct store_user *u, bool *created_r);
-void store_maildir_index_close(struct store_user *u);
+enum store_err store_maildir_index_open(struct smd_user *u, bool *created_r);
+void store_maildir_index_close(struct smd_user *u);
 /* A reset statement for id (a fresh one when the cached one is in use;
  * release it with store_maildir_index_done). */
-sqlite3_stmt *store_maildir_index_stmt(struct store_user *u, enum smi_stmt id);
-void store_maildir_index_done(struct store_user *u, sqlite3_stmt *s);
-enum store_err store_maildir_index_err(struct store_user *u, int rc, const char *what);
-enum store_err store_maildir_index_begin(struct store_user *u);
-enum store_err store_maildir_index_commit(struct store_user *u);
-void store_maildir_index_rollback(struct store_user *u);
+sqlite3_stmt *store_maildir_index_stmt(struct smd_user *u, enum smi_stmt id);
+void store_maildir_index_done(struct smd_user *u, sqlite3_stmt *s);
+enum store_err store_maildir_index_err(struct smd_user *u, int rc, const char *what);
+enum store_err store_maildir_index_begin(struct smd_user *u);
+enum store_err store_maildir_index_commit(struct smd_user *u);
+void store_maildir_index_rollback(struct smd_user *u);
 /* Loads a mailbox row by name or id. NOTFOUND, or IO. */
-enum store_err store_maildir_index_mbox(struct store_user *u, const char *name, int64_t id,
+enum store_err store_maildir_index_mbox(struct smd_user *u, const char *name, int64_t id,
                                         struct smi_mbox *m_r);
 void store_maildir_index_mbox_free(struct smi_mbox *m);
-enum store_err store_maildir_index_set_next(struct store_user *u, int64_t id, uint32_t uidnext,
+enum store_err store_maildir_index_set_next(struct smd_user *u, int64_t id, uint32_t uidnext,
                                             uint64_t modseq);
 /* Makes later UIDVALIDITYs exceed v (one read back from a directory). */
-enum store_err store_maildir_index_note_uidvalidity(struct store_user *u, uint32_t v);
+enum store_err store_maildir_index_note_uidvalidity(struct smd_user *u, uint32_t v);
 /* A new UIDVALIDITY: max(now, last + 1), remembered. */
-enum store_err store_maildir_index_new_uidvalidity(struct store_user *u, uint32_t *v_r);
+enum store_err store_maildir_index_new_uidvalidity(struct smd_user *u, uint32_t *v_r);
 /* Inserts a mailbox row (and subscribes when asked). */
-enum store_err store_maildir_index_mbox_insert(struct store_user *u, const char *name,
+enum store_err store_maildir_index_mbox_insert(struct smd_user *u, const char *name,
                                                const char *dir, uint32_t uidvalidity,
                                                unsigned special_use, bool subscribe, int64_t *id_r);
 struct smi_msg_row {
@@ -200,51 +267,51 @@ struct smi_msg_row {
 	const char *file;
 	const struct mail_summary *sum;
 };
-enum store_err store_maildir_index_msg_insert(struct store_user *u, int64_t mbox_id,
+enum store_err store_maildir_index_msg_insert(struct smd_user *u, int64_t mbox_id,
                                               const struct smi_msg_row *r);
-enum store_err store_maildir_index_tombstone(struct store_user *u, int64_t mbox_id, uint32_t uid,
+enum store_err store_maildir_index_tombstone(struct smd_user *u, int64_t mbox_id, uint32_t uid,
                                              uint64_t modseq);
 /* The largest UID in rows and tombstones of a mailbox (0 when none). */
-enum store_err store_maildir_index_max_uid(struct store_user *u, int64_t mbox_id, uint32_t *r);
+enum store_err store_maildir_index_max_uid(struct smd_user *u, int64_t mbox_id, uint32_t *r);
 
 /* --- store_maildir_mbox.c --- */
 
 /* INBOX and the special-use mailboxes of a new user, all subscribed. */
-enum store_err store_maildir_mbox_defaults(struct store_user *u);
+enum store_err store_maildir_mbox_defaults(struct smd_user *u);
 
 /* --- store_maildir_append.c: adding messages --- */
 
 /* Picks up new/ deliveries of a mailbox; notifies when any. */
-enum store_err store_maildir_append_sync_new(struct store_user *u, int64_t mbox_id);
+enum store_err store_maildir_append_sync_new(struct smd_user *u, int64_t mbox_id);
 
 /* --- store_maildir_change.c --- */
 
 /* Deletes rows and writes tombstones with modseq; inside a transaction. */
-enum store_err store_maildir_change_expunge_rows(struct store_user *u, int64_t id,
+enum store_err store_maildir_change_expunge_rows(struct smd_user *u, int64_t id,
                                                  const uint32_t *uids, size_t n, uint64_t modseq);
 /* Unlinks cur/<file> of the mailbox directory dir. */
-void store_maildir_change_unlink(struct store_user *u, const char *dir, const char *file);
+void store_maildir_change_unlink(struct smd_user *u, const char *dir, const char *file);
 
 /* --- store_maildir_msg.c: messages --- */
 
 /* Tells every open handle of the mailbox its new modseq and calls the
  * registered watchers. User lock held. */
-void store_maildir_msg_notify(struct store_user *u, int64_t mbox_id, uint64_t modseq);
+void store_maildir_msg_notify(struct smd_user *u, int64_t mbox_id, uint64_t modseq);
 
 /* --- store_maildir_recover.c --- */
 
 /* Reconciles files and rows of every mailbox; rebuilds mailboxes from
  * directories when the index was created anew. User lock held. */
-enum store_err store_maildir_recover(struct store_user *u, bool index_created);
+enum store_err store_maildir_recover(struct smd_user *u, bool index_created);
 /* Reconciles one mailbox (also used after an unclean rename). */
-enum store_err store_maildir_recover_mailbox(struct store_user *u, const struct smi_mbox *m);
+enum store_err store_maildir_recover_mailbox(struct smd_user *u, const struct smi_mbox *m);
 
 /* --- store_maildir_watch.c --- */
 
 /* Adds/removes an inotify watch on the mailbox's new/. User lock held. */
-void store_maildir_watch_add(struct store_user *u, int64_t mbox_id);
-void store_maildir_watch_remove(struct store_user *u, int64_t mbox_id);
+void store_maildir_watch_add(struct smd_user *u, int64_t mbox_id);
+void store_maildir_watch_remove(struct smd_user *u, int64_t mbox_id);
 /* Stops the watcher thread (store_close). */
-void store_maildir_watch_stop(struct store *st);
+void store_maildir_watch_stop(struct smd_store *st);
 
 #endif

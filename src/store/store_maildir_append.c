@@ -9,7 +9,7 @@
  * names, so none is ever handed out twice); a failed commit removes the
  * files again (or moves a delivery back into new/).
  *
- * An append transaction holds the user's lock from store_append_begin to
+ * An append transaction holds the user's lock from append_begin to
  * commit/abort: callers run begin..commit on one thread without waiting
  * on the network (the IMAP layer has the whole literal before it
  * begins), so other sessions of the user wait only for disk writes. */
@@ -40,8 +40,9 @@ struct sma_added {
 	char *orig; /* new/ deliveries: the name in new/ (to move back on failure) */
 };
 
-struct store_append {
-	struct store_user *u;
+struct smd_append {
+	struct store_append pub;
+	struct smd_user *u;
 	int64_t mbox_id;
 	char *dir;
 	uint32_t uidvalidity;
@@ -59,7 +60,7 @@ static char *sma_join(const char *a, const char *b)
 	return p;
 }
 
-static char *sma_file_path(struct store_user *u, const char *dir, const char *sub, const char *file)
+static char *sma_file_path(struct smd_user *u, const char *dir, const char *sub, const char *file)
 {
 	char *d = store_maildir_path(u, dir, sub);
 	char *p = sma_join(d, file);
@@ -67,7 +68,7 @@ static char *sma_file_path(struct store_user *u, const char *dir, const char *su
 	return p;
 }
 
-static struct sma_added *sma_push(struct store_append *a)
+static struct sma_added *sma_push(struct smd_append *a)
 {
 	if (a->n == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 8;
@@ -78,7 +79,7 @@ static struct sma_added *sma_push(struct store_append *a)
 	return e;
 }
 
-static void sma_free(struct store_append *a)
+static void sma_free(struct smd_append *a)
 {
 	for (size_t i = 0; i < a->n; i++) {
 		free(a->v[i].file);
@@ -91,9 +92,10 @@ static void sma_free(struct store_append *a)
 	free(a);
 }
 
-static struct store_append *sma_new(struct store_user *u, const struct smi_mbox *m)
+static struct smd_append *sma_new(struct smd_user *u, const struct smi_mbox *m)
 {
-	struct store_append *a = xcalloc(1, sizeof(*a));
+	struct smd_append *a = xcalloc(1, sizeof(*a));
+	a->pub.ops = &store_maildir_ops;
 	a->u = u;
 	a->mbox_id = m->id;
 	a->dir = xstrdup(m->dir);
@@ -104,9 +106,9 @@ static struct store_append *sma_new(struct store_user *u, const struct smi_mbox 
 }
 
 /* Inserts the rows of every added message in one transaction. */
-static enum store_err sma_commit_rows(struct store_append *a, uint64_t *modseq_r)
+static enum store_err sma_commit_rows(struct smd_append *a, uint64_t *modseq_r)
 {
-	struct store_user *u = a->u;
+	struct smd_user *u = a->u;
 	char *cur = store_maildir_path(u, a->dir, "cur");
 	int rc = store_maildir_fsync_dir(u, cur);
 	free(cur);
@@ -138,7 +140,7 @@ static enum store_err sma_commit_rows(struct store_append *a, uint64_t *modseq_r
 }
 
 /* Undoes the files of a failed transaction. */
-static void sma_undo_files(struct store_append *a)
+static void sma_undo_files(struct smd_append *a)
 {
 	for (size_t i = 0; i < a->n; i++) {
 		struct sma_added *e = &a->v[i];
@@ -156,28 +158,27 @@ static void sma_undo_files(struct store_append *a)
 
 /* --- APPEND --- */
 
-enum store_err store_append_begin(struct store_user *u, const char *mailbox,
-                                  struct store_append **a_r)
+enum store_err store_maildir_append_begin(struct store_user *pu, const char *mailbox,
+                                          struct store_append **a_r)
 {
-	*a_r = NULL;
-	if (!store_name_valid(mailbox))
-		return STORE_ERR_INVALID_NAME;
+	struct smd_user *u = store_maildir_user_of(pu);
 	pthread_mutex_lock(&u->lock);
 	struct smi_mbox m;
 	enum store_err err = store_maildir_index_mbox(u, mailbox, 0, &m);
 	if (err == STORE_OK && m.noselect)
 		err = STORE_ERR_NOSELECT;
 	if (err == STORE_OK)
-		*a_r = sma_new(u, &m);
+		*a_r = &sma_new(u, &m)->pub;
 	store_maildir_index_mbox_free(&m);
 	if (err != STORE_OK)
 		pthread_mutex_unlock(&u->lock);
 	return err;
 }
 
-enum store_err store_append_add(struct store_append *a, const struct store_new_msg *msg,
-                                uint32_t *uid_r)
+enum store_err store_maildir_append_add(struct store_append *pa, const struct store_new_msg *msg,
+                                        uint32_t *uid_r)
 {
+	struct smd_append *a = (struct smd_append *)pa;
 	if (a->next_uid >= UINT32_MAX - 1)
 		return STORE_ERR_LIMIT;
 	int64_t date = msg->internaldate >= 0 ? msg->internaldate : (int64_t)time(NULL);
@@ -199,11 +200,10 @@ enum store_err store_append_add(struct store_append *a, const struct store_new_m
 	return STORE_OK;
 }
 
-enum store_err store_append_commit(struct store_append **ap, uint32_t *uidvalidity_r)
+enum store_err store_maildir_append_commit(struct store_append *pa, uint32_t *uidvalidity_r)
 {
-	struct store_append *a = *ap;
-	*ap = NULL;
-	struct store_user *u = a->u;
+	struct smd_append *a = (struct smd_append *)pa;
+	struct smd_user *u = a->u;
 	uint64_t modseq = 0;
 	enum store_err err = a->n == 0 ? STORE_OK : sma_commit_rows(a, &modseq);
 	if (err != STORE_OK)
@@ -216,13 +216,10 @@ enum store_err store_append_commit(struct store_append **ap, uint32_t *uidvalidi
 	return err;
 }
 
-void store_append_abort(struct store_append **ap)
+void store_maildir_append_abort(struct store_append *pa)
 {
-	struct store_append *a = *ap;
-	if (a == NULL)
-		return;
-	*ap = NULL;
-	struct store_user *u = a->u;
+	struct smd_append *a = (struct smd_append *)pa;
+	struct smd_user *u = a->u;
 	sma_undo_files(a);
 	sma_free(a);
 	pthread_mutex_unlock(&u->lock);
@@ -262,9 +259,9 @@ static char **sma_list_new(const char *path, size_t *n_r)
 
 /* Moves one delivery into cur/ with the next UID. Returns 1 when taken, 0
  * when it vanished, is not a regular file or could not be taken. */
-static int sma_take_new(struct store_append *a, const char *name)
+static int sma_take_new(struct smd_append *a, const char *name)
 {
-	struct store_user *u = a->u;
+	struct smd_user *u = a->u;
 	char *src = sma_file_path(u, a->dir, "new", name);
 	int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat stt;
@@ -323,7 +320,7 @@ out:
 	return ret < 0 ? 0 : ret;
 }
 
-enum store_err store_maildir_append_sync_new(struct store_user *u, int64_t mbox_id)
+enum store_err store_maildir_append_sync_new(struct smd_user *u, int64_t mbox_id)
 {
 	struct smi_mbox m;
 	enum store_err err = store_maildir_index_mbox(u, NULL, mbox_id, &m);
@@ -335,7 +332,7 @@ enum store_err store_maildir_append_sync_new(struct store_user *u, int64_t mbox_
 	size_t n = 0;
 	char **names = sma_list_new(newdir, &n);
 	free(newdir);
-	struct store_append *a = n > 0 ? sma_new(u, &m) : NULL;
+	struct smd_append *a = n > 0 ? sma_new(u, &m) : NULL;
 	store_maildir_index_mbox_free(&m);
 	for (size_t i = 0; i < n && err == STORE_OK; i++) {
 		if (a->next_uid >= UINT32_MAX - 1)
@@ -363,8 +360,7 @@ enum store_err store_maildir_append_sync_new(struct store_user *u, int64_t mbox_
 
 /* A copy of a message file for when link() cannot be used (EXDEV, or a
  * file system without hard links): tmp/, fsync, same mtime, rename. */
-static int sma_copy_file(struct store_user *u, const char *src, const char *dst_dir,
-                         const char *dst)
+static int sma_copy_file(struct smd_user *u, const char *src, const char *dst_dir, const char *dst)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC);
 	char *base = store_maildir_file_base(u);
@@ -422,7 +418,7 @@ static void sma_copy_free(struct sma_copy *c)
 }
 
 /* Links one source message into the destination under its new UID. */
-static enum store_err sma_copy_one(struct store_user *u, struct sma_copy *c, uint32_t uid)
+static enum store_err sma_copy_one(struct smd_user *u, struct sma_copy *c, uint32_t uid)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MSG_FILE);
 	sqlite3_bind_int64(s, 1, c->src.id);
@@ -464,7 +460,7 @@ static enum store_err sma_copy_one(struct store_user *u, struct sma_copy *c, uin
 	return err;
 }
 
-static enum store_err sma_copy_rows(struct store_user *u, struct sma_copy *c, bool move,
+static enum store_err sma_copy_rows(struct smd_user *u, struct sma_copy *c, bool move,
                                     uint64_t *dst_modseq_r, uint64_t *src_modseq_r)
 {
 	uint64_t dmod = c->dst.highestmodseq + 1;
@@ -496,7 +492,7 @@ static enum store_err sma_copy_rows(struct store_user *u, struct sma_copy *c, bo
 	return err;
 }
 
-static enum store_err sma_copy_files(struct store_user *u, struct sma_copy *c, const uint32_t *uids,
+static enum store_err sma_copy_files(struct smd_user *u, struct sma_copy *c, const uint32_t *uids,
                                      size_t n)
 {
 	c->src_uids = xmalloc((n ? n : 1) * sizeof(uint32_t));
@@ -514,10 +510,10 @@ static enum store_err sma_copy_files(struct store_user *u, struct sma_copy *c, c
 	return err;
 }
 
-static enum store_err sma_copy(struct store_mailbox *mb, const uint32_t *uids, size_t n,
+static enum store_err sma_copy(struct smd_mailbox *mb, const uint32_t *uids, size_t n,
                                const char *dest, bool move, struct sma_copy *c)
 {
-	struct store_user *u = mb->u;
+	struct smd_user *u = mb->u;
 	enum store_err err =
 	    mb->gone ? STORE_ERR_NOTFOUND : store_maildir_index_mbox(u, NULL, mb->id, &c->src);
 	if (err == STORE_OK)
@@ -547,12 +543,10 @@ static enum store_err sma_copy(struct store_mailbox *mb, const uint32_t *uids, s
 	return STORE_OK;
 }
 
-enum store_err store_copy(struct store_mailbox *mb, const uint32_t *uids, size_t n,
-                          const char *dest, bool move, struct store_copy_result *r)
+enum store_err store_maildir_append_copy(struct store_mailbox *pmb, const uint32_t *uids, size_t n,
+                                         const char *dest, bool move, struct store_copy_result *r)
 {
-	memset(r, 0, sizeof(*r));
-	if (!store_name_valid(dest))
-		return STORE_ERR_INVALID_NAME;
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
 	struct sma_copy c = {0};
 	pthread_mutex_lock(&mb->u->lock);
 	enum store_err err = sma_copy(mb, uids, n, dest, move, &c);
@@ -568,11 +562,4 @@ enum store_err store_copy(struct store_mailbox *mb, const uint32_t *uids, size_t
 	}
 	sma_copy_free(&c);
 	return err;
-}
-
-void store_copy_result_free(struct store_copy_result *r)
-{
-	free(r->src_uids);
-	free(r->dst_uids);
-	memset(r, 0, sizeof(*r));
 }

@@ -62,7 +62,7 @@ struct smc_flag_req {
 };
 
 /* Applies the change to one message; records it for the callback. */
-static enum store_err smc_flag_one(struct store_user *u, int64_t id, uint32_t uid,
+static enum store_err smc_flag_one(struct smd_user *u, int64_t id, uint32_t uid,
                                    struct smc_flag_req *req, struct smc_list *out)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MSG_FILE);
@@ -107,10 +107,10 @@ static enum store_err smc_flag_one(struct store_user *u, int64_t id, uint32_t ui
 	return rc == SQLITE_DONE ? STORE_OK : store_maildir_index_err(u, rc, "flags");
 }
 
-static enum store_err smc_set_flags(struct store_mailbox *mb, const uint32_t *uids, size_t n,
+static enum store_err smc_set_flags(struct smd_mailbox *mb, const uint32_t *uids, size_t n,
                                     struct smc_flag_req *req, struct smc_list *out)
 {
-	struct store_user *u = mb->u;
+	struct smd_user *u = mb->u;
 	if (mb->gone)
 		return STORE_ERR_NOTFOUND;
 	struct smi_mbox m;
@@ -133,10 +133,12 @@ static enum store_err smc_set_flags(struct store_mailbox *mb, const uint32_t *ui
 	return err;
 }
 
-enum store_err store_set_flags(struct store_mailbox *mb, const uint32_t *uids, size_t n,
-                               enum store_flag_op op, uint32_t flags, const char *keywords,
-                               uint64_t unchangedsince, store_msg_fn *fn, void *ctx)
+enum store_err store_maildir_change_set_flags(struct store_mailbox *pmb, const uint32_t *uids,
+                                              size_t n, enum store_flag_op op, uint32_t flags,
+                                              const char *keywords, uint64_t unchangedsince,
+                                              store_msg_fn *fn, void *ctx)
 {
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
 	struct smc_flag_req req = {
 	    .op = op, .flags = flags, .keywords = keywords, .unchangedsince = unchangedsince};
 	struct smc_list out = {0};
@@ -159,7 +161,7 @@ enum store_err store_set_flags(struct store_mailbox *mb, const uint32_t *uids, s
 /* --- EXPUNGE --- */
 
 /* The \Deleted messages among uids (all of them when uids is NULL). */
-static enum store_err smc_deleted(struct store_user *u, int64_t id, const uint32_t *uids, size_t n,
+static enum store_err smc_deleted(struct smd_user *u, int64_t id, const uint32_t *uids, size_t n,
                                   struct smc_list *out)
 {
 	size_t count = uids != NULL ? n : 1;
@@ -182,7 +184,7 @@ static enum store_err smc_deleted(struct store_user *u, int64_t id, const uint32
 	return rc == SQLITE_DONE ? STORE_OK : store_maildir_index_err(u, rc, "expunge");
 }
 
-enum store_err store_maildir_change_expunge_rows(struct store_user *u, int64_t id,
+enum store_err store_maildir_change_expunge_rows(struct smd_user *u, int64_t id,
                                                  const uint32_t *uids, size_t n, uint64_t modseq)
 {
 	enum store_err err = STORE_OK;
@@ -202,7 +204,7 @@ enum store_err store_maildir_change_expunge_rows(struct store_user *u, int64_t i
 	return err;
 }
 
-void store_maildir_change_unlink(struct store_user *u, const char *dir, const char *file)
+void store_maildir_change_unlink(struct smd_user *u, const char *dir, const char *file)
 {
 	char *cur = store_maildir_path(u, dir, "cur");
 	size_t len = strlen(cur) + strlen(file) + 2;
@@ -213,10 +215,10 @@ void store_maildir_change_unlink(struct store_user *u, const char *dir, const ch
 	free(cur);
 }
 
-static enum store_err smc_expunge(struct store_mailbox *mb, const uint32_t *uids, size_t n,
+static enum store_err smc_expunge(struct smd_mailbox *mb, const uint32_t *uids, size_t n,
                                   struct smc_list *out)
 {
-	struct store_user *u = mb->u;
+	struct smd_user *u = mb->u;
 	struct smi_mbox m;
 	enum store_err err =
 	    mb->gone ? STORE_ERR_NOTFOUND : store_maildir_index_mbox(u, NULL, mb->id, &m);
@@ -249,11 +251,10 @@ static enum store_err smc_expunge(struct store_mailbox *mb, const uint32_t *uids
 	return err;
 }
 
-enum store_err store_expunge(struct store_mailbox *mb, const uint32_t *uids, size_t n,
-                             uint32_t **expunged_r, size_t *n_expunged_r)
+enum store_err store_maildir_change_expunge(struct store_mailbox *pmb, const uint32_t *uids,
+                                            size_t n, uint32_t **expunged_r, size_t *n_expunged_r)
 {
-	*expunged_r = NULL;
-	*n_expunged_r = 0;
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
 	struct smc_list out = {0};
 	pthread_mutex_lock(&mb->u->lock);
 	enum store_err err = smc_expunge(mb, uids, n, &out);
@@ -271,10 +272,12 @@ enum store_err store_expunge(struct store_mailbox *mb, const uint32_t *uids, siz
 
 /* --- the change log --- */
 
-enum store_err store_changes(struct store_mailbox *mb, uint64_t since, uint32_t below_uid,
-                             store_change_fn *fn, void *ctx, uint64_t *highest_r)
+enum store_err store_maildir_change_changes(struct store_mailbox *pmb, uint64_t since,
+                                            uint32_t below_uid, store_change_fn *fn, void *ctx,
+                                            uint64_t *highest_r)
 {
-	struct store_user *u = mb->u;
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
+	struct smd_user *u = mb->u;
 	pthread_mutex_lock(&u->lock);
 	struct smi_mbox m = {0};
 	enum store_err err =

@@ -113,7 +113,7 @@ static const char *const smi_sql[SMI_COUNT] = {
     [SMI_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
 };
 
-enum store_err store_maildir_index_err(struct store_user *u, int rc, const char *what)
+enum store_err store_maildir_index_err(struct smd_user *u, int rc, const char *what)
 {
 	log_error("event=store_error user=%s op=%s sqlite=\"%s\"", u->name, what,
 	          u->db ? sqlite3_errmsg(u->db) : sqlite3_errstr(rc));
@@ -124,13 +124,13 @@ enum store_err store_maildir_index_err(struct store_user *u, int rc, const char 
 	return STORE_ERR_IO;
 }
 
-static int smi_exec(struct store_user *u, const char *sql)
+static int smi_exec(struct smd_user *u, const char *sql)
 {
 	return sqlite3_exec(u->db, sql, NULL, NULL, NULL);
 }
 
 /* Opens the file and checks that it is a database of our schema. */
-static int smi_try_open(struct store_user *u, const char *path, bool *created_r)
+static int smi_try_open(struct smd_user *u, const char *path, bool *created_r)
 {
 	int rc = sqlite3_open_v2(
 	    path, &u->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -175,7 +175,7 @@ static int smi_try_open(struct store_user *u, const char *path, bool *created_r)
 
 /* A damaged index is moved aside (kept for inspection) and rebuilt from
  * the message files by recovery. */
-static void smi_move_aside(struct store_user *u, const char *path)
+static void smi_move_aside(struct smd_user *u, const char *path)
 {
 	store_maildir_index_close(u);
 	size_t len = strlen(path) + 64;
@@ -196,7 +196,7 @@ static void smi_move_aside(struct store_user *u, const char *path)
 	free(aside);
 }
 
-enum store_err store_maildir_index_open(struct store_user *u, bool *created_r)
+enum store_err store_maildir_index_open(struct smd_user *u, bool *created_r)
 {
 	char *path = store_maildir_path(u, "", "index.sqlite");
 	int rc = smi_try_open(u, path, created_r);
@@ -214,7 +214,7 @@ enum store_err store_maildir_index_open(struct store_user *u, bool *created_r)
 	return err;
 }
 
-void store_maildir_index_close(struct store_user *u)
+void store_maildir_index_close(struct smd_user *u)
 {
 	for (size_t i = 0; i < SMI_COUNT; i++) {
 		sqlite3_finalize(u->stmts[i]);
@@ -225,7 +225,7 @@ void store_maildir_index_close(struct store_user *u)
 	u->db = NULL;
 }
 
-sqlite3_stmt *store_maildir_index_stmt(struct store_user *u, enum smi_stmt id)
+sqlite3_stmt *store_maildir_index_stmt(struct smd_user *u, enum smi_stmt id)
 {
 	sqlite3_stmt *s = u->stmts[id];
 	if (s != NULL && !sqlite3_stmt_busy(s)) {
@@ -247,7 +247,7 @@ sqlite3_stmt *store_maildir_index_stmt(struct store_user *u, enum smi_stmt id)
 	return fresh;
 }
 
-void store_maildir_index_done(struct store_user *u, sqlite3_stmt *s)
+void store_maildir_index_done(struct smd_user *u, sqlite3_stmt *s)
 {
 	if (s == NULL)
 		return;
@@ -260,13 +260,13 @@ void store_maildir_index_done(struct store_user *u, sqlite3_stmt *s)
 	sqlite3_finalize(s);
 }
 
-enum store_err store_maildir_index_begin(struct store_user *u)
+enum store_err store_maildir_index_begin(struct smd_user *u)
 {
 	int rc = smi_exec(u, "BEGIN IMMEDIATE");
 	return rc == SQLITE_OK ? STORE_OK : store_maildir_index_err(u, rc, "begin");
 }
 
-enum store_err store_maildir_index_commit(struct store_user *u)
+enum store_err store_maildir_index_commit(struct smd_user *u)
 {
 	int rc = smi_exec(u, "COMMIT");
 	if (rc == SQLITE_OK)
@@ -276,7 +276,7 @@ enum store_err store_maildir_index_commit(struct store_user *u)
 	return err;
 }
 
-void store_maildir_index_rollback(struct store_user *u)
+void store_maildir_index_rollback(struct smd_user *u)
 {
 	if (!sqlite3_get_autocommit(u->db))
 		smi_exec(u, "ROLLBACK");
@@ -295,7 +295,7 @@ static void smi_mbox_row(sqlite3_stmt *s, struct smi_mbox *m)
 	m->recent_uid = (uint32_t)sqlite3_column_int64(s, 8);
 }
 
-enum store_err store_maildir_index_mbox(struct store_user *u, const char *name, int64_t id,
+enum store_err store_maildir_index_mbox(struct smd_user *u, const char *name, int64_t id,
                                         struct smi_mbox *m_r)
 {
 	memset(m_r, 0, sizeof(*m_r));
@@ -323,14 +323,14 @@ void store_maildir_index_mbox_free(struct smi_mbox *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static enum store_err smi_step_done(struct store_user *u, sqlite3_stmt *s, const char *what)
+static enum store_err smi_step_done(struct smd_user *u, sqlite3_stmt *s, const char *what)
 {
 	int rc = sqlite3_step(s);
 	store_maildir_index_done(u, s);
 	return rc == SQLITE_DONE ? STORE_OK : store_maildir_index_err(u, rc, what);
 }
 
-enum store_err store_maildir_index_set_next(struct store_user *u, int64_t id, uint32_t uidnext,
+enum store_err store_maildir_index_set_next(struct smd_user *u, int64_t id, uint32_t uidnext,
                                             uint64_t modseq)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MBOX_SET_NEXT);
@@ -340,7 +340,7 @@ enum store_err store_maildir_index_set_next(struct store_user *u, int64_t id, ui
 	return smi_step_done(u, s, "set_next");
 }
 
-static enum store_err smi_last_uidvalidity(struct store_user *u, int64_t *last_r)
+static enum store_err smi_last_uidvalidity(struct smd_user *u, int64_t *last_r)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_META_GET);
 	sqlite3_bind_text(s, 1, "last_uidvalidity", -1, SQLITE_STATIC);
@@ -354,7 +354,7 @@ static enum store_err smi_last_uidvalidity(struct store_user *u, int64_t *last_r
 	return STORE_OK;
 }
 
-static enum store_err smi_set_last_uidvalidity(struct store_user *u, int64_t v)
+static enum store_err smi_set_last_uidvalidity(struct smd_user *u, int64_t v)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_META_SET);
 	sqlite3_bind_text(s, 1, "last_uidvalidity", -1, SQLITE_STATIC);
@@ -362,7 +362,7 @@ static enum store_err smi_set_last_uidvalidity(struct store_user *u, int64_t v)
 	return smi_step_done(u, s, "uidvalidity");
 }
 
-enum store_err store_maildir_index_note_uidvalidity(struct store_user *u, uint32_t v)
+enum store_err store_maildir_index_note_uidvalidity(struct smd_user *u, uint32_t v)
 {
 	int64_t last;
 	enum store_err err = smi_last_uidvalidity(u, &last);
@@ -371,7 +371,7 @@ enum store_err store_maildir_index_note_uidvalidity(struct store_user *u, uint32
 	return err;
 }
 
-enum store_err store_maildir_index_new_uidvalidity(struct store_user *u, uint32_t *v_r)
+enum store_err store_maildir_index_new_uidvalidity(struct smd_user *u, uint32_t *v_r)
 {
 	int64_t last;
 	enum store_err err = smi_last_uidvalidity(u, &last);
@@ -385,7 +385,7 @@ enum store_err store_maildir_index_new_uidvalidity(struct store_user *u, uint32_
 	return smi_set_last_uidvalidity(u, v);
 }
 
-enum store_err store_maildir_index_mbox_insert(struct store_user *u, const char *name,
+enum store_err store_maildir_index_mbox_insert(struct smd_user *u, const char *name,
                                                const char *dir, uint32_t uidvalidity,
                                                unsigned special_use, bool subscribe, int64_t *id_r)
 {
@@ -413,7 +413,7 @@ static void smi_bind_text_or_null(sqlite3_stmt *s, int i, const char *t)
 		sqlite3_bind_null(s, i);
 }
 
-enum store_err store_maildir_index_msg_insert(struct store_user *u, int64_t mbox_id,
+enum store_err store_maildir_index_msg_insert(struct smd_user *u, int64_t mbox_id,
                                               const struct smi_msg_row *r)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MSG_INSERT);
@@ -438,7 +438,7 @@ enum store_err store_maildir_index_msg_insert(struct store_user *u, int64_t mbox
 	return smi_step_done(u, s, "msg_insert");
 }
 
-enum store_err store_maildir_index_tombstone(struct store_user *u, int64_t mbox_id, uint32_t uid,
+enum store_err store_maildir_index_tombstone(struct smd_user *u, int64_t mbox_id, uint32_t uid,
                                              uint64_t modseq)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_TOMB_INSERT);
@@ -448,7 +448,7 @@ enum store_err store_maildir_index_tombstone(struct store_user *u, int64_t mbox_
 	return smi_step_done(u, s, "tombstone");
 }
 
-static enum store_err smi_scalar(struct store_user *u, enum smi_stmt id, int64_t mbox_id,
+static enum store_err smi_scalar(struct smd_user *u, enum smi_stmt id, int64_t mbox_id,
                                  int64_t *v_r)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, id);
@@ -459,7 +459,7 @@ static enum store_err smi_scalar(struct store_user *u, enum smi_stmt id, int64_t
 	return rc == SQLITE_ROW ? STORE_OK : store_maildir_index_err(u, rc, "scalar");
 }
 
-enum store_err store_maildir_index_max_uid(struct store_user *u, int64_t mbox_id, uint32_t *r)
+enum store_err store_maildir_index_max_uid(struct smd_user *u, int64_t mbox_id, uint32_t *r)
 {
 	int64_t a = 0, b = 0;
 	enum store_err err = smi_scalar(u, SMI_MSG_MAXUID, mbox_id, &a);

@@ -56,7 +56,7 @@ static struct store_mailbox_entry *smb_find(struct store_mailbox_entry *v, size_
 	return n == 0 ? NULL : bsearch(&key, v, n, sizeof(*v), smb_entry_cmp);
 }
 
-static enum store_err smb_list(struct store_user *u, struct store_mailbox_entry **v_r, size_t *n_r)
+static enum store_err smb_list(struct smd_user *u, struct store_mailbox_entry **v_r, size_t *n_r)
 {
 	size_t n = 0, cap = 0;
 	struct store_mailbox_entry *v = NULL;
@@ -95,27 +95,20 @@ static enum store_err smb_list(struct store_user *u, struct store_mailbox_entry 
 	return STORE_OK;
 }
 
-enum store_err store_list(struct store_user *u, struct store_mailbox_entry **entries_r, size_t *n_r)
+enum store_err store_maildir_mbox_list(struct store_user *pu,
+                                       struct store_mailbox_entry **entries_r, size_t *n_r)
 {
-	*entries_r = NULL;
-	*n_r = 0;
+	struct smd_user *u = store_maildir_user_of(pu);
 	pthread_mutex_lock(&u->lock);
 	enum store_err err = smb_list(u, entries_r, n_r);
 	pthread_mutex_unlock(&u->lock);
 	return err;
 }
 
-void store_list_free(struct store_mailbox_entry *entries, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(entries[i].name);
-	free(entries);
-}
-
 /* --- CREATE --- */
 
 /* Creates one mailbox whose parent exists. Inside a transaction. */
-static enum store_err smb_create_one(struct store_user *u, const char *name, unsigned special_use,
+static enum store_err smb_create_one(struct smd_user *u, const char *name, unsigned special_use,
                                      bool subscribe)
 {
 	struct smi_mbox m;
@@ -165,7 +158,7 @@ static enum store_err smb_create_one(struct store_user *u, const char *name, uns
 }
 
 /* Creates the missing parents of name (RFC 9051 §6.3.4), then name. */
-static enum store_err smb_create_path(struct store_user *u, const char *name, unsigned special_use,
+static enum store_err smb_create_path(struct smd_user *u, const char *name, unsigned special_use,
                                       bool subscribe)
 {
 	enum store_err err = STORE_OK;
@@ -185,7 +178,7 @@ static enum store_err smb_create_path(struct store_user *u, const char *name, un
 	return err;
 }
 
-static enum store_err smb_tx_create(struct store_user *u, const char *name, unsigned special_use,
+static enum store_err smb_tx_create(struct smd_user *u, const char *name, unsigned special_use,
                                     bool subscribe)
 {
 	enum store_err err = store_maildir_index_begin(u);
@@ -198,21 +191,18 @@ static enum store_err smb_tx_create(struct store_user *u, const char *name, unsi
 	return err;
 }
 
-enum store_err store_create(struct store_user *u, const char *name, unsigned special_use)
+enum store_err store_maildir_mbox_create(struct store_user *pu, const char *name,
+                                         unsigned special_use)
 {
-	if (!store_name_valid(name))
-		return STORE_ERR_INVALID_NAME;
-	if (strcmp(name, "INBOX") == 0)
-		return STORE_ERR_EXISTS;
+	struct smd_user *u = store_maildir_user_of(pu);
 	pthread_mutex_lock(&u->lock);
-	enum store_err err =
-	    smb_tx_create(u, name, special_use & STORE_ATTR_SPECIAL_USE_MASK, false);
+	enum store_err err = smb_tx_create(u, name, special_use, false);
 	pthread_mutex_unlock(&u->lock);
 	return err;
 }
 
 /* INBOX and the special-use mailboxes of a new user, all subscribed. */
-enum store_err store_maildir_mbox_defaults(struct store_user *u)
+enum store_err store_maildir_mbox_defaults(struct smd_user *u)
 {
 	enum store_err err = store_maildir_index_begin(u);
 	uint32_t uv = 0;
@@ -249,10 +239,9 @@ enum store_err store_maildir_mbox_defaults(struct store_user *u)
 
 /* --- SUBSCRIBE --- */
 
-enum store_err store_subscribe(struct store_user *u, const char *name, bool subscribe)
+enum store_err store_maildir_mbox_subscribe(struct store_user *pu, const char *name, bool subscribe)
 {
-	if (!store_name_valid(name))
-		return STORE_ERR_INVALID_NAME;
+	struct smd_user *u = store_maildir_user_of(pu);
 	pthread_mutex_lock(&u->lock);
 	sqlite3_stmt *s = store_maildir_index_stmt(u, subscribe ? SMI_SUB_ADD : SMI_SUB_DEL);
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -265,7 +254,7 @@ enum store_err store_subscribe(struct store_user *u, const char *name, bool subs
 
 /* --- STATUS --- */
 
-static enum store_err smb_status(struct store_user *u, const char *name, struct store_status *r)
+static enum store_err smb_status(struct smd_user *u, const char *name, struct store_status *r)
 {
 	struct smi_mbox m;
 	enum store_err err = store_maildir_index_mbox(u, name, 0, &m);
@@ -297,11 +286,10 @@ static enum store_err smb_status(struct store_user *u, const char *name, struct 
 	return rc == SQLITE_ROW ? STORE_OK : store_maildir_index_err(u, rc, "status");
 }
 
-enum store_err store_status(struct store_user *u, const char *name, struct store_status *st_r)
+enum store_err store_maildir_mbox_status(struct store_user *pu, const char *name,
+                                         struct store_status *st_r)
 {
-	memset(st_r, 0, sizeof(*st_r));
-	if (!store_name_valid(name))
-		return STORE_ERR_INVALID_NAME;
+	struct smd_user *u = store_maildir_user_of(pu);
 	pthread_mutex_lock(&u->lock);
 	enum store_err err = smb_status(u, name, st_r);
 	pthread_mutex_unlock(&u->lock);
@@ -323,8 +311,7 @@ static void smb_files_free(struct smb_file *v, size_t n)
 }
 
 /* Every message of a mailbox (UID order). */
-static enum store_err smb_files(struct store_user *u, int64_t id, struct smb_file **v_r,
-                                size_t *n_r)
+static enum store_err smb_files(struct smd_user *u, int64_t id, struct smb_file **v_r, size_t *n_r)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MSG_UIDS);
 	sqlite3_bind_int64(s, 1, id);
@@ -345,7 +332,7 @@ static enum store_err smb_files(struct store_user *u, int64_t id, struct smb_fil
 	return rc == SQLITE_DONE ? STORE_OK : store_maildir_index_err(u, rc, "files");
 }
 
-static enum store_err smb_has_children(struct store_user *u, const char *name, bool *r)
+static enum store_err smb_has_children(struct smd_user *u, const char *name, bool *r)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MBOX_CHILDREN);
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -358,9 +345,9 @@ static enum store_err smb_has_children(struct store_user *u, const char *name, b
 
 /* Open handles of a deleted mailbox stop working; their sessions are
  * woken so that they notice. */
-static void smb_handles_gone(struct store_user *u, int64_t id, uint64_t modseq)
+static void smb_handles_gone(struct smd_user *u, int64_t id, uint64_t modseq)
 {
-	for (struct store_mailbox *mb = u->handles; mb != NULL; mb = mb->next) {
+	for (struct smd_mailbox *mb = u->handles; mb != NULL; mb = mb->next) {
 		if (mb->id == id)
 			mb->gone = true;
 	}
@@ -369,7 +356,7 @@ static void smb_handles_gone(struct store_user *u, int64_t id, uint64_t modseq)
 
 /* A parent keeps its place in the hierarchy as \Noselect (RFC 9051 §6.3.5):
  * its messages are expunged. */
-static enum store_err smb_delete_to_noselect(struct store_user *u, const struct smi_mbox *m)
+static enum store_err smb_delete_to_noselect(struct smd_user *u, const struct smi_mbox *m)
 {
 	struct smb_file *v = NULL;
 	size_t n = 0;
@@ -406,7 +393,7 @@ static enum store_err smb_delete_to_noselect(struct store_user *u, const struct 
 
 /* The directory is renamed away first, so that recovery removes it
  * rather than adopting it again should the process stop right here. */
-static enum store_err smb_delete_leaf(struct store_user *u, const struct smi_mbox *m)
+static enum store_err smb_delete_leaf(struct smd_user *u, const struct smi_mbox *m)
 {
 	char *from = store_maildir_path(u, m->dir, NULL);
 	char gone[64];
@@ -437,7 +424,7 @@ static enum store_err smb_delete_leaf(struct store_user *u, const struct smi_mbo
 	return err;
 }
 
-static enum store_err smb_delete(struct store_user *u, const char *name)
+static enum store_err smb_delete(struct smd_user *u, const char *name)
 {
 	struct smi_mbox m;
 	enum store_err err = store_maildir_index_mbox(u, name, 0, &m);
@@ -456,12 +443,9 @@ static enum store_err smb_delete(struct store_user *u, const char *name)
 	return err;
 }
 
-enum store_err store_delete(struct store_user *u, const char *name)
+enum store_err store_maildir_mbox_delete(struct store_user *pu, const char *name)
 {
-	if (!store_name_valid(name))
-		return STORE_ERR_INVALID_NAME;
-	if (strcmp(name, "INBOX") == 0)
-		return STORE_ERR_NOPERM;
+	struct smd_user *u = store_maildir_user_of(pu);
 	pthread_mutex_lock(&u->lock);
 	enum store_err err = smb_delete(u, name);
 	pthread_mutex_unlock(&u->lock);
@@ -486,7 +470,7 @@ static void smb_moves_free(struct smb_move *v, size_t n)
 	free(v);
 }
 
-static enum store_err smb_move_add(struct store_user *u, struct smb_move **v, size_t *n, int64_t id,
+static enum store_err smb_move_add(struct smd_user *u, struct smb_move **v, size_t *n, int64_t id,
                                    const char *old_name, const char *old_dir, const char *from,
                                    const char *to)
 {
@@ -518,7 +502,7 @@ static enum store_err smb_move_add(struct store_user *u, struct smb_move **v, si
 }
 
 /* The mailbox and its children with their new names. */
-static enum store_err smb_plan(struct store_user *u, const struct smi_mbox *f, const char *to,
+static enum store_err smb_plan(struct smd_user *u, const struct smi_mbox *f, const char *to,
                                struct smb_move **v_r, size_t *n_r)
 {
 	enum store_err err = smb_move_add(u, v_r, n_r, f->id, f->name, f->dir, f->name, to);
@@ -535,7 +519,7 @@ static enum store_err smb_plan(struct store_user *u, const struct smi_mbox *f, c
 	return err;
 }
 
-static enum store_err smb_move_dirs(struct store_user *u, struct smb_move *v, size_t n)
+static enum store_err smb_move_dirs(struct smd_user *u, struct smb_move *v, size_t n)
 {
 	enum store_err err = STORE_OK;
 	for (size_t i = 0; i < n && err == STORE_OK; i++) {
@@ -559,7 +543,7 @@ static enum store_err smb_move_dirs(struct store_user *u, struct smb_move *v, si
 	return err;
 }
 
-static void smb_unmove_dirs(struct store_user *u, struct smb_move *v, size_t n)
+static void smb_unmove_dirs(struct smd_user *u, struct smb_move *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].moved)
@@ -573,7 +557,7 @@ static void smb_unmove_dirs(struct store_user *u, struct smb_move *v, size_t n)
 }
 
 /* Creates the missing parents of name. Inside a transaction. */
-static enum store_err smb_create_parents(struct store_user *u, const char *name)
+static enum store_err smb_create_parents(struct smd_user *u, const char *name)
 {
 	const char *slash = strrchr(name, '/');
 	if (slash == NULL)
@@ -588,8 +572,7 @@ static enum store_err smb_create_parents(struct store_user *u, const char *name)
 	return err;
 }
 
-static enum store_err smb_rename_tree(struct store_user *u, const struct smi_mbox *f,
-                                      const char *to)
+static enum store_err smb_rename_tree(struct smd_user *u, const struct smi_mbox *f, const char *to)
 {
 	struct smb_move *v = NULL;
 	size_t n = 0;
@@ -626,7 +609,7 @@ static enum store_err smb_rename_tree(struct store_user *u, const struct smi_mbo
 /* RENAME INBOX (RFC 9051 §6.3.6): a new mailbox receives INBOX's
  * messages (files renamed, UIDs kept: the new mailbox has a UIDVALIDITY
  * of its own); INBOX stays, empty, and its children stay where they are. */
-static enum store_err smb_rename_inbox_files(struct store_user *u, const struct smi_mbox *f,
+static enum store_err smb_rename_inbox_files(struct smd_user *u, const struct smi_mbox *f,
                                              const struct smi_mbox *t, struct smb_file *v, size_t n,
                                              size_t *moved_r)
 {
@@ -662,8 +645,8 @@ static enum store_err smb_rename_inbox_files(struct store_user *u, const struct 
 	return err;
 }
 
-static void smb_unmove_files(struct store_user *u, const struct smi_mbox *f,
-                             const struct smi_mbox *t, struct smb_file *v, size_t n)
+static void smb_unmove_files(struct smd_user *u, const struct smi_mbox *f, const struct smi_mbox *t,
+                             struct smb_file *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char *from = store_maildir_path(u, f->dir, "cur");
@@ -680,7 +663,7 @@ static void smb_unmove_files(struct store_user *u, const struct smi_mbox *f,
 	}
 }
 
-static enum store_err smb_rename_inbox_tx(struct store_user *u, const struct smi_mbox *f,
+static enum store_err smb_rename_inbox_tx(struct smd_user *u, const struct smi_mbox *f,
                                           const char *to, struct smb_file *v, size_t n,
                                           uint64_t *modseq_r)
 {
@@ -714,8 +697,7 @@ static enum store_err smb_rename_inbox_tx(struct store_user *u, const struct smi
 	return err;
 }
 
-static enum store_err smb_rename_inbox(struct store_user *u, const struct smi_mbox *f,
-                                       const char *to)
+static enum store_err smb_rename_inbox(struct smd_user *u, const struct smi_mbox *f, const char *to)
 {
 	struct smb_file *v = NULL;
 	size_t n = 0;
@@ -738,7 +720,7 @@ static enum store_err smb_rename_inbox(struct store_user *u, const struct smi_mb
 	return err;
 }
 
-static enum store_err smb_rename(struct store_user *u, const char *from, const char *to)
+static enum store_err smb_rename(struct smd_user *u, const char *from, const char *to)
 {
 	struct smi_mbox f, t;
 	enum store_err err = store_maildir_index_mbox(u, from, 0, &f);
@@ -761,12 +743,9 @@ static enum store_err smb_rename(struct store_user *u, const char *from, const c
 	return err;
 }
 
-enum store_err store_rename(struct store_user *u, const char *from, const char *to)
+enum store_err store_maildir_mbox_rename(struct store_user *pu, const char *from, const char *to)
 {
-	if (!store_name_valid(from) || !store_name_valid(to))
-		return STORE_ERR_INVALID_NAME;
-	if (strcmp(to, "INBOX") == 0)
-		return STORE_ERR_EXISTS;
+	struct smd_user *u = store_maildir_user_of(pu);
 	pthread_mutex_lock(&u->lock);
 	enum store_err err = smb_rename(u, from, to);
 	pthread_mutex_unlock(&u->lock);

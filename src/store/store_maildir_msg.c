@@ -7,7 +7,7 @@
  * mailbox goes through store_maildir_msg_notify(), which updates the
  * in-memory highest modseq of each open handle of that mailbox and calls
  * its watcher (with the user lock held: a watcher only posts a wake-up).
- * store_mailbox_close() unregisters under the same lock, so no callback
+ * store_maildir_msg_close() unregisters under the same lock, so no callback
  * runs after it returns. */
 #include "store/store_maildir.h"
 
@@ -23,15 +23,16 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
-struct store_body {
+struct smd_body {
+	struct store_body pub;
 	int fd;
 	uint64_t size;
 	void *map;
 };
 
-void store_maildir_msg_notify(struct store_user *u, int64_t mbox_id, uint64_t modseq)
+void store_maildir_msg_notify(struct smd_user *u, int64_t mbox_id, uint64_t modseq)
 {
-	for (struct store_mailbox *mb = u->handles; mb != NULL; mb = mb->next) {
+	for (struct smd_mailbox *mb = u->handles; mb != NULL; mb = mb->next) {
 		if (mb->id != mbox_id)
 			continue;
 		if (modseq > mb->highestmodseq)
@@ -42,7 +43,7 @@ void store_maildir_msg_notify(struct store_user *u, int64_t mbox_id, uint64_t mo
 }
 
 /* The mailbox row of an open handle. */
-static enum store_err smg_mbox(struct store_mailbox *mb, struct smi_mbox *m_r)
+static enum store_err smg_mbox(struct smd_mailbox *mb, struct smi_mbox *m_r)
 {
 	if (mb->gone) {
 		memset(m_r, 0, sizeof(*m_r));
@@ -54,7 +55,7 @@ static enum store_err smg_mbox(struct store_mailbox *mb, struct smi_mbox *m_r)
 /* --- open / close --- */
 
 /* Keywords used by any message of the mailbox, canonical. */
-static char *smg_keywords(struct store_user *u, int64_t id)
+static char *smg_keywords(struct smd_user *u, int64_t id)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MSG_KEYWORDS);
 	sqlite3_bind_int64(s, 1, id);
@@ -69,7 +70,7 @@ static char *smg_keywords(struct store_user *u, int64_t id)
 	return all;
 }
 
-static enum store_err smg_claim_recent(struct store_user *u, struct smi_mbox *m, uint32_t *recent_r)
+static enum store_err smg_claim_recent(struct smd_user *u, struct smi_mbox *m, uint32_t *recent_r)
 {
 	*recent_r = m->recent_uid < m->uidnext ? m->recent_uid : UINT32_MAX;
 	if (m->recent_uid >= m->uidnext)
@@ -82,8 +83,8 @@ static enum store_err smg_claim_recent(struct store_user *u, struct smi_mbox *m,
 	return rc == SQLITE_DONE ? STORE_OK : store_maildir_index_err(u, rc, "recent");
 }
 
-static enum store_err smg_open(struct store_user *u, const char *name, bool claim_recent,
-                               struct store_mailbox **mb_r, struct store_mailbox_info *info)
+static enum store_err smg_open(struct smd_user *u, const char *name, bool claim_recent,
+                               struct smd_mailbox **mb_r, struct store_mailbox_info *info)
 {
 	struct smi_mbox m;
 	enum store_err err = store_maildir_index_mbox(u, name, 0, &m);
@@ -104,7 +105,8 @@ static enum store_err smg_open(struct store_user *u, const char *name, bool clai
 		info->uidnext = m.uidnext;
 		info->highestmodseq = m.highestmodseq;
 		info->keywords = smg_keywords(u, m.id);
-		struct store_mailbox *mb = xcalloc(1, sizeof(*mb));
+		struct smd_mailbox *mb = xcalloc(1, sizeof(*mb));
+		mb->pub.ops = &store_maildir_ops;
 		mb->u = u;
 		mb->id = m.id;
 		mb->highestmodseq = m.highestmodseq;
@@ -116,17 +118,17 @@ static enum store_err smg_open(struct store_user *u, const char *name, bool clai
 	return err;
 }
 
-enum store_err store_mailbox_open(struct store_user *u, const char *name, bool claim_recent,
-                                  struct store_mailbox **mb_r, struct store_mailbox_info *info_r)
+enum store_err store_maildir_msg_open(struct store_user *pu, const char *name, bool claim_recent,
+                                      struct store_mailbox **mb_r,
+                                      struct store_mailbox_info *info_r)
 {
-	*mb_r = NULL;
-	memset(info_r, 0, sizeof(*info_r));
-	if (!store_name_valid(name))
-		return STORE_ERR_INVALID_NAME;
+	struct smd_user *u = store_maildir_user_of(pu);
+	struct smd_mailbox *mb = NULL;
 	pthread_mutex_lock(&u->lock);
-	enum store_err err = smg_open(u, name, claim_recent, mb_r, info_r);
+	enum store_err err = smg_open(u, name, claim_recent, &mb, info_r);
 	pthread_mutex_unlock(&u->lock);
 	if (err == STORE_OK) {
+		*mb_r = &mb->pub;
 		/* The handle keeps the user alive. */
 		pthread_mutex_lock(&u->st->lock);
 		u->refcount++;
@@ -135,15 +137,12 @@ enum store_err store_mailbox_open(struct store_user *u, const char *name, bool c
 	return err;
 }
 
-void store_mailbox_close(struct store_mailbox **mbp)
+void store_maildir_msg_close(struct store_mailbox *pmb)
 {
-	struct store_mailbox *mb = *mbp;
-	if (mb == NULL)
-		return;
-	*mbp = NULL;
-	struct store_user *u = mb->u;
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
+	struct smd_user *u = mb->u;
 	pthread_mutex_lock(&u->lock);
-	struct store_mailbox **pp = &u->handles;
+	struct smd_mailbox **pp = &u->handles;
 	while (*pp != mb)
 		pp = &(*pp)->next;
 	*pp = mb->next;
@@ -151,18 +150,13 @@ void store_mailbox_close(struct store_mailbox **mbp)
 		store_maildir_watch_remove(u, mb->id);
 	pthread_mutex_unlock(&u->lock);
 	free(mb);
-	store_user_unref(&u);
+	store_maildir_user_unref(&u->pub);
 }
 
-void store_mailbox_info_free(struct store_mailbox_info *info)
+void store_maildir_msg_watch(struct store_mailbox *pmb, store_watch_fn *fn, void *ctx)
 {
-	free(info->keywords);
-	info->keywords = NULL;
-}
-
-void store_mailbox_watch(struct store_mailbox *mb, store_watch_fn *fn, void *ctx)
-{
-	struct store_user *u = mb->u;
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
+	struct smd_user *u = mb->u;
 	pthread_mutex_lock(&u->lock);
 	if (fn != NULL && mb->fn == NULL)
 		store_maildir_watch_add(u, mb->id);
@@ -173,8 +167,9 @@ void store_mailbox_watch(struct store_mailbox *mb, store_watch_fn *fn, void *ctx
 	pthread_mutex_unlock(&u->lock);
 }
 
-enum store_err store_mailbox_sync_new(struct store_mailbox *mb)
+enum store_err store_maildir_msg_sync_new(struct store_mailbox *pmb)
 {
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
 	pthread_mutex_lock(&mb->u->lock);
 	enum store_err err =
 	    mb->gone ? STORE_ERR_NOTFOUND : store_maildir_append_sync_new(mb->u, mb->id);
@@ -182,8 +177,9 @@ enum store_err store_mailbox_sync_new(struct store_mailbox *mb)
 	return err;
 }
 
-uint64_t store_mailbox_highestmodseq(struct store_mailbox *mb)
+uint64_t store_maildir_msg_highestmodseq(struct store_mailbox *pmb)
 {
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
 	pthread_mutex_lock(&mb->u->lock);
 	uint64_t v = mb->highestmodseq;
 	pthread_mutex_unlock(&mb->u->lock);
@@ -192,11 +188,10 @@ uint64_t store_mailbox_highestmodseq(struct store_mailbox *mb)
 
 /* --- UIDs and metadata --- */
 
-enum store_err store_mailbox_uids(struct store_mailbox *mb, uint32_t **uids_r, size_t *n_r)
+enum store_err store_maildir_msg_uids(struct store_mailbox *pmb, uint32_t **uids_r, size_t *n_r)
 {
-	*uids_r = NULL;
-	*n_r = 0;
-	struct store_user *u = mb->u;
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
+	struct smd_user *u = mb->u;
 	pthread_mutex_lock(&u->lock);
 	if (mb->gone) {
 		pthread_mutex_unlock(&u->lock);
@@ -250,10 +245,11 @@ static void smg_msg_row(sqlite3_stmt *s, unsigned fields, struct store_msg *m)
 	m->sent_tz = sqlite3_column_int(s, 12);
 }
 
-enum store_err store_fetch(struct store_mailbox *mb, const uint32_t *uids, size_t n,
-                           unsigned fields, store_msg_fn *fn, void *ctx)
+enum store_err store_maildir_msg_fetch(struct store_mailbox *pmb, const uint32_t *uids, size_t n,
+                                       unsigned fields, store_msg_fn *fn, void *ctx)
 {
-	struct store_user *u = mb->u;
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
+	struct smd_user *u = mb->u;
 	pthread_mutex_lock(&u->lock);
 	enum store_err err = mb->gone ? STORE_ERR_NOTFOUND : STORE_OK;
 	for (size_t i = 0; i < n && err == STORE_OK; i++) {
@@ -280,9 +276,9 @@ enum store_err store_fetch(struct store_mailbox *mb, const uint32_t *uids, size_
 /* --- bodies --- */
 
 /* Opens the file of a message. User lock held. */
-static enum store_err smg_body_fd(struct store_mailbox *mb, uint32_t uid, int *fd_r)
+static enum store_err smg_body_fd(struct smd_mailbox *mb, uint32_t uid, int *fd_r)
 {
-	struct store_user *u = mb->u;
+	struct smd_user *u = mb->u;
 	struct smi_mbox m;
 	enum store_err err = smg_mbox(mb, &m);
 	if (err != STORE_OK)
@@ -315,9 +311,10 @@ static enum store_err smg_body_fd(struct store_mailbox *mb, uint32_t uid, int *f
 	return err;
 }
 
-enum store_err store_body_open(struct store_mailbox *mb, uint32_t uid, struct store_body **b_r)
+enum store_err store_maildir_msg_body_open(struct store_mailbox *pmb, uint32_t uid,
+                                           struct store_body **b_r)
 {
-	*b_r = NULL;
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
 	int fd = -1;
 	pthread_mutex_lock(&mb->u->lock);
 	enum store_err err = smg_body_fd(mb, uid, &fd);
@@ -329,20 +326,22 @@ enum store_err store_body_open(struct store_mailbox *mb, uint32_t uid, struct st
 		close(fd);
 		return STORE_ERR_IO;
 	}
-	struct store_body *b = xcalloc(1, sizeof(*b));
+	struct smd_body *b = xcalloc(1, sizeof(*b));
+	b->pub.ops = &store_maildir_ops;
 	b->fd = fd;
 	b->size = (uint64_t)stt.st_size;
-	*b_r = b;
+	*b_r = &b->pub;
 	return STORE_OK;
 }
 
-uint64_t store_body_size(const struct store_body *b)
+uint64_t store_maildir_msg_body_size(const struct store_body *pb)
 {
-	return b->size;
+	return ((const struct smd_body *)pb)->size;
 }
 
-ssize_t store_body_read(struct store_body *b, void *buf, size_t len, uint64_t offset)
+ssize_t store_maildir_msg_body_read(struct store_body *pb, void *buf, size_t len, uint64_t offset)
 {
+	struct smd_body *b = (struct smd_body *)pb;
 	if (offset >= b->size)
 		return 0;
 	if (len > b->size - offset)
@@ -354,8 +353,9 @@ ssize_t store_body_read(struct store_body *b, void *buf, size_t len, uint64_t of
 	return n;
 }
 
-const void *store_body_map(struct store_body *b)
+const void *store_maildir_msg_body_map(struct store_body *pb)
 {
+	struct smd_body *b = (struct smd_body *)pb;
 	if (b->map != NULL)
 		return b->map;
 	if (b->size == 0)
@@ -367,12 +367,9 @@ const void *store_body_map(struct store_body *b)
 	return p;
 }
 
-void store_body_close(struct store_body **bp)
+void store_maildir_msg_body_close(struct store_body *pb)
 {
-	struct store_body *b = *bp;
-	if (b == NULL)
-		return;
-	*bp = NULL;
+	struct smd_body *b = (struct smd_body *)pb;
 	if (b->map != NULL)
 		munmap(b->map, (size_t)b->size);
 	close(b->fd);

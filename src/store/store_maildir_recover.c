@@ -43,7 +43,7 @@ struct smr_row {
 };
 
 struct smr_state {
-	struct store_user *u;
+	struct smd_user *u;
 	const struct smi_mbox *m;
 	struct smr_row *rows;
 	size_t n_rows;
@@ -61,7 +61,7 @@ static char *smr_join(const char *a, const char *b)
 }
 
 /* Reads "<uidvalidity> [<uidnext>]"; 0 for what is missing. */
-static uint32_t smr_read_uidvalidity(struct store_user *u, const char *dir, uint32_t *uidnext_r)
+static uint32_t smr_read_uidvalidity(struct smd_user *u, const char *dir, uint32_t *uidnext_r)
 {
 	char *p = store_maildir_path(u, dir, "roost-uidvalidity");
 	FILE *f = fopen(p, "re");
@@ -80,7 +80,7 @@ static uint32_t smr_read_uidvalidity(struct store_user *u, const char *dir, uint
 }
 
 /* Adds a mailbox row for a directory found on disk. */
-static enum store_err smr_adopt(struct store_user *u, const char *name, const char *dir)
+static enum store_err smr_adopt(struct smd_user *u, const char *name, const char *dir)
 {
 	struct smi_mbox m;
 	enum store_err err = store_maildir_index_mbox(u, name, 0, &m);
@@ -105,7 +105,7 @@ static enum store_err smr_adopt(struct store_user *u, const char *name, const ch
 	return err;
 }
 
-static bool smr_is_maildir(struct store_user *u, const char *dir)
+static bool smr_is_maildir(struct smd_user *u, const char *dir)
 {
 	char *p = store_maildir_path(u, dir, "cur");
 	struct stat stt;
@@ -115,7 +115,7 @@ static bool smr_is_maildir(struct store_user *u, const char *dir)
 }
 
 /* Walks the user's directory: adopts mailboxes, removes #deleted-*. */
-static enum store_err smr_discover(struct store_user *u)
+static enum store_err smr_discover(struct smd_user *u)
 {
 	DIR *d = opendir(u->dir);
 	if (d == NULL)
@@ -150,7 +150,7 @@ static int smr_row_cmp(const void *a, const void *b)
 
 static enum store_err smr_load_rows(struct smr_state *rs)
 {
-	struct store_user *u = rs->u;
+	struct smd_user *u = rs->u;
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MSG_UIDS);
 	sqlite3_bind_int64(s, 1, rs->m->id);
 	size_t cap = 0;
@@ -301,7 +301,7 @@ static enum store_err smr_missing_files(struct smr_state *rs)
 }
 
 /* Removes abandoned tmp/ files. */
-static void smr_clean_tmp(struct store_user *u, const char *dir)
+static void smr_clean_tmp(struct smd_user *u, const char *dir)
 {
 	char *tmp = store_maildir_path(u, dir, "tmp");
 	DIR *d = opendir(tmp);
@@ -340,7 +340,7 @@ static enum store_err smr_mailbox_tx(struct smr_state *rs)
 	return err;
 }
 
-enum store_err store_maildir_recover_mailbox(struct store_user *u, const struct smi_mbox *m)
+enum store_err store_maildir_recover_mailbox(struct smd_user *u, const struct smi_mbox *m)
 {
 	if (m->noselect)
 		return STORE_OK;
@@ -366,7 +366,7 @@ enum store_err store_maildir_recover_mailbox(struct store_user *u, const struct 
 }
 
 /* Names of every mailbox row. */
-static char **smr_names(struct store_user *u, size_t *n_r)
+static char **smr_names(struct smd_user *u, size_t *n_r)
 {
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MBOX_LIST);
 	char **v = NULL;
@@ -380,7 +380,7 @@ static char **smr_names(struct store_user *u, size_t *n_r)
 	return v;
 }
 
-enum store_err store_maildir_recover(struct store_user *u, bool index_created)
+enum store_err store_maildir_recover(struct smd_user *u, bool index_created)
 {
 	enum store_err err = store_maildir_index_begin(u);
 	if (err == STORE_OK)

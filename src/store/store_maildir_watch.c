@@ -2,7 +2,7 @@
  *
  * While any handle of a mailbox has a watcher registered, the mailbox's
  * new/ directory is watched with inotify. One background thread per
- * struct store (started with the first watch, stopped by store_close)
+ * store (started with the first watch, stopped by store_close)
  * waits for events; for each mailbox with a delivery it takes a reference
  * on the user, runs sync_new under the user's lock — which assigns UIDs,
  * commits and calls the watchers — and drops the reference. So a delivery
@@ -30,19 +30,19 @@
 struct smw_watch {
 	struct smw_watch *next;
 	int wd;
-	struct store_user *u; /* not a reference: removed before the user is freed */
+	struct smd_user *u; /* not a reference: removed before the user is freed */
 	int64_t mbox_id;
 	unsigned count;
 };
 
 /* Runs sync_new for the mailbox a watch descriptor belongs to. */
-static void smw_deliver(struct store *st, int wd)
+static void smw_deliver(struct smd_store *st, int wd)
 {
 	pthread_mutex_lock(&st->lock);
 	struct smw_watch *w = st->watches;
 	while (w != NULL && w->wd != wd)
 		w = w->next;
-	struct store_user *u = w != NULL ? w->u : NULL;
+	struct smd_user *u = w != NULL ? w->u : NULL;
 	int64_t id = w != NULL ? w->mbox_id : 0;
 	if (u != NULL)
 		u->refcount++;
@@ -52,11 +52,11 @@ static void smw_deliver(struct store *st, int wd)
 	pthread_mutex_lock(&u->lock);
 	store_maildir_append_sync_new(u, id);
 	pthread_mutex_unlock(&u->lock);
-	store_user_unref(&u);
+	store_maildir_user_unref(&u->pub);
 }
 
 /* Reads a batch of events and handles each watch descriptor once. */
-static void smw_read_events(struct store *st)
+static void smw_read_events(struct smd_store *st)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n = read(st->inotify_fd, buf, sizeof(buf));
@@ -81,7 +81,7 @@ static void smw_read_events(struct store *st)
 
 static void *smw_thread(void *arg)
 {
-	struct store *st = arg;
+	struct smd_store *st = arg;
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = st->inotify_fd, .events = POLLIN},
 		                        {.fd = st->wake_fd, .events = POLLIN}};
@@ -97,7 +97,7 @@ static void *smw_thread(void *arg)
 }
 
 /* Starts the thread on first use. st->lock held. */
-static bool smw_start(struct store *st)
+static bool smw_start(struct smd_store *st)
 {
 	if (st->thread_running)
 		return true;
@@ -117,14 +117,14 @@ static bool smw_start(struct store *st)
 	return true;
 }
 
-void store_maildir_watch_add(struct store_user *u, int64_t mbox_id)
+void store_maildir_watch_add(struct smd_user *u, int64_t mbox_id)
 {
 	struct smi_mbox m;
 	if (store_maildir_index_mbox(u, NULL, mbox_id, &m) != STORE_OK)
 		return;
 	char *path = store_maildir_path(u, m.dir, "new");
 	store_maildir_index_mbox_free(&m);
-	struct store *st = u->st;
+	struct smd_store *st = u->st;
 	pthread_mutex_lock(&st->lock);
 	struct smw_watch *w = st->watches;
 	while (w != NULL && !(w->u == u && w->mbox_id == mbox_id))
@@ -151,9 +151,9 @@ void store_maildir_watch_add(struct store_user *u, int64_t mbox_id)
 	free(path);
 }
 
-void store_maildir_watch_remove(struct store_user *u, int64_t mbox_id)
+void store_maildir_watch_remove(struct smd_user *u, int64_t mbox_id)
 {
-	struct store *st = u->st;
+	struct smd_store *st = u->st;
 	pthread_mutex_lock(&st->lock);
 	struct smw_watch **pp = &st->watches;
 	while (*pp != NULL && !((*pp)->u == u && (*pp)->mbox_id == mbox_id))
@@ -167,7 +167,7 @@ void store_maildir_watch_remove(struct store_user *u, int64_t mbox_id)
 	pthread_mutex_unlock(&st->lock);
 }
 
-void store_maildir_watch_stop(struct store *st)
+void store_maildir_watch_stop(struct smd_store *st)
 {
 	if (st->thread_running) {
 		uint64_t one = 1;

@@ -1,7 +1,8 @@
 /* test_store: unit tests of the embedded store (Maildir++ + SQLite).
  *
  * Each test works in a fresh temporary mail_root with fsync off, drives
- * the public interface (store.h) and, for recovery and deliveries, pokes
+ * the public interface (store.h; store_backend.h only to check which
+ * backend dispatch chose) and, for recovery and deliveries, pokes
  * the files underneath the way a crash or an MDA would. */
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "lib/test.h"
 #include "lib/xalloc.h"
 #include "store/store.h"
+#include "store/store_backend.h"
 
 TEST_STATE_DEFINE;
 
@@ -174,6 +176,88 @@ static void test_users(void)
 	store_user_unref(&u);
 	test_assert(u == NULL);
 	store_close(&st);
+	test_end();
+}
+
+/* --- backends --- */
+
+/* Every operation of a registered backend is set (store.c calls them
+ * without checking). */
+static bool ops_complete(const struct store_backend_ops *o)
+{
+	return o->name != NULL && o->open && o->close && o->user_open && o->user_unref && o->list &&
+	       o->create && o->remove && o->rename && o->subscribe && o->status &&
+	       o->append_begin && o->append_add && o->append_commit && o->append_abort &&
+	       o->mailbox_open && o->mailbox_close && o->mailbox_watch && o->mailbox_sync_new &&
+	       o->mailbox_uids && o->mailbox_highestmodseq && o->fetch && o->body_open &&
+	       o->body_size && o->body_read && o->body_map && o->body_close && o->set_flags &&
+	       o->expunge && o->copy && o->changes;
+}
+
+/* Opens a store with the given backend name in the current root and
+ * checks that every object made from it dispatches to maildir. */
+static bool opens_maildir(const char *backend)
+{
+	struct store_settings set = {.backend = backend, .mail_root = root, .fsync = false};
+	const char *err = NULL;
+	struct store *st = store_open(&set, &err);
+	if (st == NULL || st->ops != &store_maildir_ops)
+		return false;
+	struct store_user *u = NULL;
+	struct store_append *a = NULL;
+	struct store_mailbox *mb = NULL;
+	struct store_mailbox_info info;
+	struct store_body *b = NULL;
+	static const char msg[] = "Subject: b\n\nb\n";
+	struct store_new_msg m = {.data = msg, .len = strlen(msg), .internaldate = -1};
+	uint32_t uid = 0, uv = 0;
+	bool ok = store_user_open(st, "alice", &u) == STORE_OK && u->ops == &store_maildir_ops &&
+	          store_append_begin(u, "INBOX", &a) == STORE_OK && a->ops == &store_maildir_ops &&
+	          store_append_add(a, &m, &uid) == STORE_OK &&
+	          store_append_commit(&a, &uv) == STORE_OK && a == NULL &&
+	          store_mailbox_open(u, "INBOX", false, &mb, &info) == STORE_OK &&
+	          mb->ops == &store_maildir_ops;
+	if (mb != NULL) {
+		store_mailbox_info_free(&info);
+		/* Bare LF became CRLF (store_backend.h: bytes are CRLF). */
+		ok = ok && store_body_open(mb, uid, &b) == STORE_OK &&
+		     b->ops == &store_maildir_ops && store_body_size(b) == strlen(msg) + 3;
+		store_body_close(&b);
+		store_mailbox_close(&mb);
+	}
+	store_user_unref(&u);
+	store_close(&st);
+	return ok && st == NULL;
+}
+
+static void test_backends(void)
+{
+	test_begin("store: backend registry and dispatch");
+	struct store *st = fresh_store();
+	store_close(&st);
+	test_assert(store_backend_find("maildir") == &store_maildir_ops);
+	test_assert(store_backend_find(NULL) == &store_maildir_ops);
+	test_assert(store_backend_find("nosuch") == NULL);
+	test_assert(ops_complete(&store_maildir_ops));
+	test_assert(strcmp(store_maildir_ops.name, "maildir") == 0);
+	/* An unknown name fails with a message that says what is known. */
+	struct store_settings set = {.backend = "nosuch", .mail_root = root, .fsync = false};
+	const char *err = NULL;
+	test_assert(store_open(&set, &err) == NULL);
+	test_assert(err != NULL && strstr(err, "unknown mail store backend") != NULL &&
+	            strstr(err, "maildir") != NULL);
+	set.backend = "";
+	err = NULL;
+	test_assert(store_open(&set, &err) == NULL && err != NULL);
+	/* maildir by name and by default (NULL). */
+	test_assert(opens_maildir("maildir"));
+	test_assert(opens_maildir(NULL));
+	/* The backend's own checks still run after selection. */
+	set.backend = NULL;
+	set.mail_root = "";
+	err = NULL;
+	test_assert(store_open(&set, &err) == NULL && err != NULL &&
+	            strstr(err, "mail_root") != NULL);
 	test_end();
 }
 
@@ -940,6 +1024,7 @@ int main(void)
 {
 	test_names();
 	test_users();
+	test_backends();
 	test_defaults_and_list();
 	test_delete_rename();
 	test_append_fetch();

@@ -9,7 +9,6 @@ pulled Maildir must equal the original byte for byte, message by message
 message with CRLF line ends, exactly.
 """
 
-import email.parser
 import imaplib
 import os
 import re
@@ -17,25 +16,11 @@ import shutil
 import subprocess
 import unittest
 
-import mailgen
+from clients.localmaildir import build_local, message_id, read_maildir
 from harness import HOST, ServerTestCase
 
 FOLDERS = {"INBOX": 120, "Work": 80, "Work/Projects": 40}
 MBSYNC = shutil.which("mbsync")
-
-
-def message_id(data):
-    m = re.search(rb"(?im)^Message-ID:\s*(<[^>]+>)", data)
-    return m.group(1).decode()
-
-
-def write_maildir(path, messages):
-    for sub in ("cur", "new", "tmp"):
-        os.makedirs(os.path.join(path, sub), exist_ok=True)
-    for i, (data, flags) in enumerate(messages):
-        name = f"1700000000.M{i}P1.test:2,{flags}"
-        with open(os.path.join(path, "cur", name), "wb") as f:
-            f.write(data)
 
 
 def without_tuid(data, eol=b"\n"):
@@ -44,19 +29,6 @@ def without_tuid(data, eol=b"\n"):
     interrupted). mbsync keeps that line when it later downloads the
     message, whatever the server; everything else must be identical."""
     return re.sub(rb"(?m)^X-TUID: [^\r\n]*" + eol, b"", data, count=1)
-
-
-def read_maildir(path):
-    """{Message-ID: (bytes, flags)} of a Maildir folder."""
-    out = {}
-    for sub in ("cur", "new"):
-        d = os.path.join(path, sub)
-        for name in os.listdir(d) if os.path.isdir(d) else ():
-            with open(os.path.join(d, name), "rb") as f:
-                data = f.read()
-            flags = name.split(":2,", 1)[1] if ":2," in name else ""
-            out[message_id(data)] = (data, "".join(sorted(flags)))
-    return out
 
 
 @unittest.skipUnless(MBSYNC, "mbsync (Debian package isync) is not installed")
@@ -112,20 +84,6 @@ SyncState *
         self.assertEqual(r.returncode, 0, f"mbsync {channel}:\n{r.stdout}\n{r.stderr}\n"
                          + self.server.log_tail())
 
-    def build_local(self, local):
-        generated = iter(mailgen.make_messages(sum(FOLDERS.values()), seed=3))
-        expected = {}
-        i = 0
-        for folder, count in FOLDERS.items():
-            batch = []
-            for _ in range(count):
-                data = next(generated).replace(b"\r\n", b"\n")  # Maildir files use LF
-                flags = mailgen.maildir_flags(i)
-                batch.append((data, flags))
-                expected.setdefault(folder, {})[message_id(data)] = (data, "".join(sorted(flags)))
-                i += 1
-            write_maildir(os.path.join(local, folder), batch)
-        return expected
 
     def check_server_copy(self, expected):
         """roost holds every message with CRLF line ends, byte for byte."""
@@ -149,7 +107,7 @@ SyncState *
         """240 messages in 3 folders: push, pull, compare bytes and flags."""
         root = os.path.join(self.server.dir, "mbsync")
         local, back = os.path.join(root, "local"), os.path.join(root, "back")
-        expected = self.build_local(local)
+        expected = build_local(local, FOLDERS, 3)
         os.makedirs(back)
         rc = self.write_config(local, back)
         self.mbsync(rc, "push")

@@ -1,0 +1,137 @@
+/* store_maildir_user: the maildir backend's table of open users.
+ *
+ * Invariants: one struct smd_user per user name at a time, shared by all
+ * of that user's sessions through a refcount kept under st->lock (an open
+ * mailbox handle holds a reference too). A user being initialized
+ * (directories, index, recovery) is already in the table with its own
+ * lock held, so a second opener waits on that lock and then sees whether
+ * the first one succeeded. Recovery runs once per user per process
+ * (st->recovered). */
+#include "store/store_maildir.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+/* Whether the user has been recovered in this process; marks it. */
+static bool smu_recovered_mark(struct smd_store *st, const char *user)
+{
+	pthread_mutex_lock(&st->lock);
+	bool found = false;
+	for (size_t i = 0; i < st->n_recovered && !found; i++)
+		found = strcmp(st->recovered[i], user) == 0;
+	if (!found) {
+		st->recovered = xrealloc(st->recovered, (st->n_recovered + 1) * sizeof(char *));
+		st->recovered[st->n_recovered++] = xstrdup(user);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return found;
+}
+
+static void smu_free(struct smd_user *u)
+{
+	store_maildir_index_close(u);
+	pthread_mutex_destroy(&u->lock);
+	free(u->name);
+	free(u->dir);
+	free(u);
+}
+
+/* The first opener of a user: directories, index, recovery. User lock held. */
+static enum store_err smu_init(struct smd_user *u)
+{
+	if (store_maildir_mkdir_p(u->dir) < 0) {
+		log_error("event=store_error user=%s op=mkdir error=\"%s\"", u->name,
+		          strerror(errno));
+		return STORE_ERR_IO;
+	}
+	bool created = false;
+	enum store_err err = store_maildir_index_open(u, &created);
+	if (err != STORE_OK)
+		return err;
+	if (created || !smu_recovered_mark(u->st, u->name))
+		err = store_maildir_recover(u, created);
+	return err;
+}
+
+static struct smd_user *smu_new(struct smd_store *st, const char *user)
+{
+	struct smd_user *u = xcalloc(1, sizeof(*u));
+	u->pub.ops = &store_maildir_ops;
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&u->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	u->st = st;
+	u->name = xstrdup(user);
+	size_t len = strlen(st->root) + strlen(user) + 2;
+	u->dir = xmalloc(len);
+	snprintf(u->dir, len, "%s/%s", st->root, user);
+	u->refcount = 1;
+	return u;
+}
+
+/* Takes a reference on a user already in the table, then waits for a
+ * concurrent first opener to finish. */
+static enum store_err smu_share(struct smd_user *u)
+{
+	u->refcount++;
+	pthread_mutex_unlock(&u->st->lock);
+	pthread_mutex_lock(&u->lock);
+	enum store_err err = u->failed ? u->open_err : STORE_OK;
+	pthread_mutex_unlock(&u->lock);
+	return err;
+}
+
+enum store_err store_maildir_user_open(struct store *pst, const char *user, struct store_user **u_r)
+{
+	struct smd_store *st = store_maildir_store_of(pst);
+	pthread_mutex_lock(&st->lock);
+	struct smd_user *u = st->users;
+	while (u != NULL && strcmp(u->name, user) != 0)
+		u = u->next;
+	enum store_err err;
+	if (u != NULL) {
+		err = smu_share(u);
+	} else {
+		u = smu_new(st, user);
+		pthread_mutex_lock(&u->lock);
+		u->next = st->users;
+		st->users = u;
+		pthread_mutex_unlock(&st->lock);
+		err = smu_init(u);
+		if (err != STORE_OK) {
+			u->failed = true;
+			u->open_err = err;
+		}
+		pthread_mutex_unlock(&u->lock);
+	}
+	if (err != STORE_OK) {
+		store_maildir_user_unref(&u->pub);
+		return err;
+	}
+	*u_r = &u->pub;
+	return STORE_OK;
+}
+
+void store_maildir_user_unref(struct store_user *pu)
+{
+	struct smd_user *u = store_maildir_user_of(pu);
+	struct smd_store *st = u->st;
+	pthread_mutex_lock(&st->lock);
+	if (--u->refcount > 0) {
+		pthread_mutex_unlock(&st->lock);
+		return;
+	}
+	struct smd_user **pp = &st->users;
+	while (*pp != u)
+		pp = &(*pp)->next;
+	*pp = u->next;
+	pthread_mutex_unlock(&st->lock);
+	smu_free(u);
+}
