@@ -5,6 +5,8 @@
  *   roost user add     NAME [--password-stdin] [-c FILE]
  *   roost user passwd  NAME [--password-stdin] [-c FILE]
  *   roost user del     NAME [-c FILE]
+ *   roost who          [-c FILE]                     list the live sessions
+ *   roost kick         USER [IP] [-c FILE]           end a user's sessions
  *   roost version
  *
  * Without -c, ./var/roost.conf is used when it exists, else
@@ -39,5 +41,13 @@ int cli_load_config(const struct cli_opts *opts, struct config *cfg);
 int cli_serve(int argc, char **argv);
 int cli_check_config(int argc, char **argv);
 int cli_user(int argc, char **argv);
+int cli_who(int argc, char **argv);
+int cli_kick(int argc, char **argv);
+
+struct buf;
+/* Sends request (one line) to the running server's control socket
+ * (<state_dir>/control.sock, imap/admin.h) and reads the whole answer
+ * into reply. Returns 0, or -1 after printing the error. */
+int cli_control(const struct config *cfg, const char *request, struct buf *reply);
 
 #endif

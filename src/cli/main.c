@@ -10,6 +10,8 @@ static int usage(FILE *out, int status)
 		     "       roost check-config [-c FILE] [-o key=value]...\n"
 		     "       roost user add|passwd NAME [--password-stdin] [-c FILE]\n"
 		     "       roost user del NAME [-c FILE]\n"
+		     "       roost who [-c FILE]\n"
+		     "       roost kick USER [IP] [-c FILE]\n"
 		     "       roost version\n");
 	return status;
 }
@@ -25,6 +27,10 @@ int main(int argc, char **argv)
 		return cli_check_config(argc - 2, argv + 2);
 	if (strcmp(cmd, "user") == 0)
 		return cli_user(argc - 2, argv + 2);
+	if (strcmp(cmd, "who") == 0)
+		return cli_who(argc - 2, argv + 2);
+	if (strcmp(cmd, "kick") == 0)
+		return cli_kick(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("roost %s\n", ROOST_VERSION);
 		return 0;

@@ -79,6 +79,8 @@ static const char *const password_schemes[] = {
 };
 /* Same order as enum plaintext_auth. */
 static const char *const plaintext_auth_names[] = {"loopback", "always", "never", NULL};
+/* Same order as enum conn_limit_policy. */
+static const char *const conn_limit_policy_names[] = {"refuse", "replace-oldest", NULL};
 
 /* The macros take the field name and use it as the option name, so the two
  * cannot drift apart (log_level is the one exception: its text goes into
@@ -143,6 +145,47 @@ static const struct option options[] = {
 	       "client connections served at once; further ones are refused"),
 	NUMBER(OPT_SIZE, output_buffer_limit, "4m", 64 << 10, SIZE_MAX,
 	       "output queued for a client before it is cut off as too slow (at least 64k)"),
+	/* traffic governance (limits/, issue 4) */
+	NUMBER(OPT_UINT, max_preauth_connections_per_ip, "100", 0, 10000000,
+	       "connections from one address not yet logged in; further ones get BYE "
+	       "[UNAVAILABLE]; 0 = no limit"),
+	NUMBER(OPT_UINT, connect_rate_per_ip, "300", 0, 10000000,
+	       "connection attempts per address per minute; further ones get BYE [UNAVAILABLE]; "
+	       "0 = no limit"),
+	NUMBER(OPT_UINT, max_user_connections, "200", 0, 10000000,
+	       "sessions of one user at once; 0 = no limit"),
+	CHOICE(OPT_ENUM, max_user_connections_policy, "refuse", conn_limit_policy_names,
+	       "over max_user_connections: refuse (NO [LIMIT]) or replace-oldest (end the "
+	       "user's longest-idle session)"),
+	NUMBER(OPT_UINT, max_userip_connections, "50", 0, 10000000,
+	       "sessions of one user from one address at once; 0 = no limit"),
+	CHOICE(OPT_ENUM, max_userip_connections_policy, "replace-oldest", conn_limit_policy_names,
+	       "over max_userip_connections: refuse (NO [LIMIT]) or replace-oldest (end the "
+	       "longest-idle session from that address)"),
+	NUMBER(OPT_UINT, auth_fail_delay_ms, "500", 0, 600000,
+	       "milliseconds an address waits before its password check after 2 failures in a "
+	       "row; doubles with each further failure"),
+	NUMBER(OPT_UINT, auth_fail_delay_max_ms, "15000", 0, 600000,
+	       "longest authentication failure delay, in milliseconds"),
+	NUMBER(OPT_UINT, command_rate, "100", 0, 10000000,
+	       "commands per second one user may send, sustained; faster ones are delayed; 0 = "
+	       "no limit"),
+	NUMBER(OPT_UINT, command_burst, "500", 1, 10000000,
+	       "commands one user may send at once before command_rate applies"),
+	NUMBER(OPT_UINT, throttle_max_delay_ms, "10000", 0, 3600000,
+	       "longest delay of a throttled command in milliseconds; beyond it the command "
+	       "gets NO [LIMIT]; 0 = no cap"),
+	NUMBER(OPT_UINT, throttle_max_delayed, "100", 0, 10000000,
+	       "consecutive delayed commands of a session before further ones get NO [LIMIT]; 0 "
+	       "= no cap"),
+	NUMBER(OPT_SIZE, download_limit, "0", 0, SIZE_MAX,
+	       "FETCH output bytes per user per bandwidth_window; above it output waits; 0 = no "
+	       "limit"),
+	NUMBER(OPT_SIZE, upload_limit, "0", 0, SIZE_MAX,
+	       "APPEND and literal bytes per user per bandwidth_window; above it the next "
+	       "command waits; 0 = no limit"),
+	NUMBER(OPT_DURATION, bandwidth_window, "60s", 1, DURATION_MAX,
+	       "length of the rolling window of download_limit and upload_limit"),
 	NUMBER(OPT_DURATION, preauth_timeout, "60s", 1, DURATION_MAX,
 	       "idle time allowed before login"),
 	NUMBER(OPT_DURATION, idle_timeout, "30m", 1, DURATION_MAX,
@@ -150,6 +193,19 @@ static const struct option options[] = {
 	NUMBER(OPT_DURATION, idle_keepalive, "2m", 1, DURATION_MAX,
 	       "interval of the untagged OK sent to a client in IDLE, so NAT boxes keep the "
 	       "connection"),
+	/* timeouts and logs (admin, issue 4) */
+	NUMBER(OPT_DURATION, output_stall_timeout, "60s", 1, DURATION_MAX,
+	       "time queued output may wait without any of it being read before the client is "
+	       "cut off and its memory freed"),
+	TYPED(OPT_PATH, audit_log, "audit.log",
+	      "JSON-lines audit log of logins, failed logins, DELETE, RENAME, EXPUNGE and MOVE; "
+	      "reopened on SIGHUP"),
+	/* metrics (issue 4) */
+	TYPED(OPT_LISTEN, metrics_listen, "127.0.0.1:9143",
+	      "Prometheus metrics endpoint (HTTP GET /metrics), same syntax as imap_listen; keep it "
+	      "on loopback or a private network; empty = off; restart to change"),
+	NUMBER(OPT_DURATION, metrics_timeout, "10s", 1, 3600,
+	       "time a metrics HTTP connection may take to send its request and read the answer"),
 };
 /* clang-format on */
 
@@ -157,6 +213,7 @@ static const struct option options[] = {
 
 /* Enum fields are read and written as int. */
 _Static_assert(sizeof(enum plaintext_auth) == sizeof(int), "enum is not int-sized");
+_Static_assert(sizeof(enum conn_limit_policy) == sizeof(int), "enum is not int-sized");
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum is not int-sized");
 
 /* ---- small helpers ---- */

@@ -26,6 +26,12 @@ enum plaintext_auth {
 	PLAINTEXT_AUTH_NEVER,    /* TLS required even on loopback */
 };
 
+/* What a per-user connection limit does when it is reached. */
+enum conn_limit_policy {
+	CONN_LIMIT_REFUSE,         /* the new login gets NO [LIMIT] */
+	CONN_LIMIT_REPLACE_OLDEST, /* the longest-idle session is ended */
+};
+
 struct config {
 	/* listeners: comma-separated "addr:port" ("[::1]:1143" for IPv6);
 	 * empty disables */
@@ -66,10 +72,33 @@ struct config {
 	size_t max_connections;        /* whole server; default 18000 */
 	size_t output_buffer_limit;    /* pending output before a client is cut; default 4m */
 
+	/* traffic governance (limits/); 0 turns a limit off */
+	unsigned max_preauth_connections_per_ip;
+	unsigned connect_rate_per_ip;
+	unsigned max_user_connections;
+	enum conn_limit_policy max_user_connections_policy;
+	unsigned max_userip_connections;
+	enum conn_limit_policy max_userip_connections_policy;
+	unsigned auth_fail_delay_ms;
+	unsigned auth_fail_delay_max_ms;
+	unsigned command_rate;
+	unsigned command_burst;
+	unsigned throttle_max_delay_ms;
+	unsigned throttle_max_delayed;
+	size_t download_limit;
+	size_t upload_limit;
+	unsigned bandwidth_window;
+
 	/* timeouts (seconds) */
 	unsigned preauth_timeout; /* default 60 */
 	unsigned idle_timeout;    /* default 1800 (RFC 9051 §5.4: at least 30 minutes) */
 	unsigned idle_keepalive;  /* default 120: "* OK Still here" during IDLE */
+	unsigned output_stall_timeout; /* default 60: output not read for this long cuts */
+	char *audit_log;          /* default "audit.log": JSON lines (lib/audit.h) */
+
+	/* metrics (metrics/): Prometheus endpoint */
+	char *metrics_listen;     /* default "127.0.0.1:9143"; empty = off */
+	unsigned metrics_timeout; /* seconds a scrape connection may take; default 10 */
 
 	/* where the config came from, for relative paths and messages */
 	char *config_path;

@@ -12,6 +12,7 @@
 #include "imap/resp.h"
 #include "imap/store_job.h"
 #include "imap/view.h"
+#include "lib/audit.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -20,6 +21,7 @@ struct close_job {
 	const struct imap_command *cmd;
 	struct store_mailbox *mb;
 	enum store_err err;
+	size_t n_expunged;
 };
 
 static enum cmd_result close_leave(struct session *s, const struct imap_command *cmd)
@@ -38,11 +40,19 @@ static void close_job_work(void *arg)
 	size_t n = 0;
 	j->err = store_expunge(j->mb, NULL, 0, &expunged, &n);
 	free(expunged);
+	j->n_expunged = n;
 }
 
 static void close_job_reply(struct session *s, void *arg)
 {
 	struct close_job *j = arg;
+	if (j->n_expunged > 0) {
+		struct audit_event ev = {.event = "expunge", .sid = s->id, .user = s->user,
+					 .ip = conn_peer_ip(s->conn),
+					 .mailbox = s->view != NULL ? s->view->name : NULL,
+					 .count = (long long)j->n_expunged};
+		audit_write(&ev);
+	}
 	if (j->err == STORE_OK) {
 		close_leave(s, j->cmd);
 		return;

@@ -26,6 +26,7 @@
 #include "imap/resp.h"
 #include "imap/store_job.h"
 #include "imap/view.h"
+#include "lib/audit.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 
@@ -95,6 +96,13 @@ static void copy_job_reply(struct session *s, void *arg)
 	if (r->count > 0)
 		copy_format_copyuid(&code, r);
 	if (j->move) {
+		if (r->count > 0) {
+			struct audit_event ev = {.event = "move", .sid = s->id, .user = s->user,
+						 .ip = conn_peer_ip(s->conn),
+						 .mailbox = s->view != NULL ? s->view->name : NULL,
+						 .to = j->dest, .count = (long long)r->count};
+			audit_write(&ev);
+		}
 		if (r->count > 0)
 			resp_status_untagged(s, RESP_OK, RESP_CODE_COPYUID, code.data, "Moved UIDs");
 		view_expunge_uids(s, r->src_uids, r->count);

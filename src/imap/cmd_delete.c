@@ -10,6 +10,7 @@
 
 #include "imap/cmd_mailbox.h"
 #include "imap/commands.h"
+#include "lib/audit.h"
 
 enum cmd_result cmd_delete(struct session *s, const struct imap_command *cmd)
 {
@@ -26,6 +27,11 @@ enum cmd_result cmd_delete(struct session *s, const struct imap_command *cmd)
 		return CMD_DONE;
 	}
 	enum store_err err = store_delete(s->mail, name);
+	if (err == STORE_OK) {
+		struct audit_event ev = {.event = "delete", .sid = s->id, .user = s->user,
+					 .ip = conn_peer_ip(s->conn), .mailbox = name, .count = -1};
+		audit_write(&ev);
+	}
 	free(name);
 	return cmd_store_error(s, cmd, err, false);
 }

@@ -14,6 +14,7 @@
 #include "imap/resp.h"
 #include "imap/store_job.h"
 #include "imap/view.h"
+#include "lib/audit.h"
 #include "lib/xalloc.h"
 
 /* The command's job for the store pool (store_job.h). */
@@ -46,6 +47,13 @@ static void expunge_job_work(void *arg)
 static void expunge_job_reply(struct session *s, void *arg)
 {
 	struct expunge_job *j = arg;
+	if (j->n_expunged > 0) {
+		struct audit_event ev = {.event = "expunge", .sid = s->id, .user = s->user,
+					 .ip = conn_peer_ip(s->conn),
+					 .mailbox = s->view != NULL ? s->view->name : NULL,
+					 .count = (long long)j->n_expunged};
+		audit_write(&ev);
+	}
 	view_expunge_uids(s, j->expunged, j->n_expunged);
 	if (j->err != STORE_OK)
 		cmd_store_error(s, j->cmd, j->err, false);

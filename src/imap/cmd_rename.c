@@ -7,6 +7,7 @@
 
 #include "imap/cmd_mailbox.h"
 #include "imap/commands.h"
+#include "lib/audit.h"
 
 enum cmd_result cmd_rename(struct session *s, const struct imap_command *cmd)
 {
@@ -20,6 +21,12 @@ enum cmd_result cmd_rename(struct session *s, const struct imap_command *cmd)
 		return CMD_DONE;
 	}
 	enum store_err err = store_rename(s->mail, from, to);
+	if (err == STORE_OK) {
+		struct audit_event ev = {.event = "rename", .sid = s->id, .user = s->user,
+					 .ip = conn_peer_ip(s->conn), .mailbox = from, .to = to,
+					 .count = -1};
+		audit_write(&ev);
+	}
 	free(from);
 	free(to);
 	return cmd_store_error(s, cmd, err, false);

@@ -60,6 +60,11 @@ const struct cmd_def *commands_find(const char *name)
 	return NULL;
 }
 
+const char *commands_name(size_t i)
+{
+	return i < sizeof(command_table) / sizeof(command_table[0]) ? command_table[i].name : NULL;
+}
+
 enum cmd_result cmd_bad(struct session *s, const struct imap_command *cmd, const char *text)
 {
 	resp_tagged(s, cmd->tag, RESP_BAD, RESP_CODE_NONE, NULL, text);

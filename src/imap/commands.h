@@ -23,6 +23,9 @@ struct cmd_def {
 
 /* The entry for an upper-cased command name, or NULL. */
 const struct cmd_def *commands_find(const char *name);
+/* The name of table entry i (0-based), or NULL past the end: the label
+ * values of the command metrics (metrics_set_command_names). */
+const char *commands_name(size_t i);
 
 cmd_handler_fn cmd_capability;
 cmd_handler_fn cmd_noop;

@@ -2,6 +2,7 @@
  * imap.h). */
 #include "imap/imap.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -9,6 +10,7 @@
 
 #include "imap/login.h"
 #include "imap/session.h"
+#include "lib/audit.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -23,7 +25,35 @@ static void imap_settings_apply(struct imap_settings *st, const struct config *c
 	atomic_store(&st->idle_timeout_s, cfg->idle_timeout);
 	atomic_store(&st->idle_keepalive_s, cfg->idle_keepalive);
 	atomic_store(&st->tls_handshake_timeout_s, cfg->tls_handshake_timeout);
+	atomic_store(&st->output_stall_timeout_s, cfg->output_stall_timeout);
 	atomic_store(&st->plaintext_auth, (int)cfg->plaintext_auth);
+}
+
+/* The governance settings (limits/) from the configuration. */
+static void imap_limits_apply(struct limits *lim, const struct config *cfg)
+{
+	struct limits_config lc = {
+		.max_ip_preauth = cfg->max_preauth_connections_per_ip,
+		.ip_connect_rate = cfg->connect_rate_per_ip,
+		.max_user = cfg->max_user_connections,
+		.user_policy = cfg->max_user_connections_policy == CONN_LIMIT_REPLACE_OLDEST
+				       ? LIMITS_POLICY_REPLACE_OLDEST
+				       : LIMITS_POLICY_REFUSE,
+		.max_userip = cfg->max_userip_connections,
+		.userip_policy = cfg->max_userip_connections_policy == CONN_LIMIT_REPLACE_OLDEST
+					 ? LIMITS_POLICY_REPLACE_OLDEST
+					 : LIMITS_POLICY_REFUSE,
+		.auth_fail_delay_ms = cfg->auth_fail_delay_ms,
+		.auth_fail_delay_max_ms = cfg->auth_fail_delay_max_ms,
+		.cmd_rate = cfg->command_rate,
+		.cmd_burst = cfg->command_burst,
+		.throttle_max_delay_ms = cfg->throttle_max_delay_ms,
+		.throttle_max_delayed = cfg->throttle_max_delayed,
+		.download_bytes = cfg->download_limit,
+		.upload_bytes = cfg->upload_limit,
+		.bandwidth_window_s = cfg->bandwidth_window,
+	};
+	limits_configure(lim, &lc);
 }
 
 /* A pool size from the configuration: 0 means one thread per core. */
@@ -51,6 +81,17 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 		store_close(&store);
 		return NULL;
 	}
+	/* The audit trail is part of operating the server: refuse to start
+	 * without it rather than run unaudited. */
+	if (audit_open(cfg->audit_log) < 0) {
+		struct buf msg = {0};
+		buf_printf(&msg, "cannot open audit_log %s: %s", cfg->audit_log, strerror(errno));
+		*error_r = xstrdup(buf_rdata(&msg));
+		buf_release(&msg);
+		tls_ctx_free(&tls);
+		store_close(&store);
+		return NULL;
+	}
 	const char *perr = NULL;
 	struct passdb *db = passdb_load(cfg->passwd_file, &perr);
 	if (db == NULL) {
@@ -68,6 +109,8 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 	ctx->passdb = db;
 	pthread_mutex_init(&ctx->passdb_lock, NULL);
 	imap_settings_apply(&ctx->settings, cfg);
+	ctx->limits = limits_new();
+	imap_limits_apply(ctx->limits, cfg);
 	ctx->auth_pool = workpool_new(imap_workers(cfg->auth_workers), "auth");
 	ctx->store_pool = workpool_new(imap_workers(cfg->store_workers), "store");
 	ctx->dummy_hash = login_make_dummy_hash(cfg->password_scheme);
@@ -92,7 +135,9 @@ void imap_ctx_free(struct imap_ctx **ctxp)
 	tls_ctx_free(&ctx->tls);
 	passdb_unref(&ctx->passdb);
 	store_close(&ctx->store);
+	limits_free(&ctx->limits);
 	pthread_mutex_destroy(&ctx->passdb_lock);
+	audit_close();
 	free(ctx->config_path);
 	free(ctx->dummy_hash);
 	free(ctx);
@@ -151,6 +196,7 @@ void imap_ctx_reload(struct imap_ctx *ctx)
 	}
 	log_set_level(cfg.log_level);
 	imap_settings_apply(&ctx->settings, &cfg);
+	imap_limits_apply(ctx->limits, &cfg);
 	if (tls_ctx_reload(ctx->tls, &cfg, &err) < 0) {
 		log_warn("event=reload what=tls result=fail error=\"%s\"", err);
 		free(err);
@@ -158,6 +204,10 @@ void imap_ctx_reload(struct imap_ctx *ctx)
 		log_info("event=reload what=tls result=ok cert=%s", cfg.tls_cert);
 	}
 	imap_reload_passdb(ctx, cfg.passwd_file);
+	/* logrotate moves the file and sends SIGHUP: start a new one. */
+	if (audit_reopen(cfg.audit_log) < 0)
+		log_warn("event=reload what=audit_log result=fail path=%s error=\"%s\"", cfg.audit_log,
+			 strerror(errno));
 	if (strcmp(cfg.imap_listen, ctx->cfg->imap_listen) != 0 ||
 	    strcmp(cfg.imaps_listen, ctx->cfg->imaps_listen) != 0 || cfg.threads != ctx->cfg->threads)
 		log_warn("event=reload what=listeners result=restart_required");

@@ -14,6 +14,7 @@
 
 #include "auth/passdb.h"
 #include "config/config.h"
+#include "limits/limits.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "net/workpool.h"
@@ -30,6 +31,7 @@ struct imap_settings {
 	atomic_uint idle_timeout_s;
 	atomic_uint idle_keepalive_s;
 	atomic_uint tls_handshake_timeout_s;
+	atomic_uint output_stall_timeout_s;
 	atomic_int plaintext_auth; /* enum plaintext_auth */
 };
 
@@ -43,6 +45,7 @@ struct imap_ctx {
 	struct workpool *auth_pool;
 	struct workpool *store_pool; /* APPEND, COPY, MOVE, STORE, EXPUNGE (fsync) */
 	struct store *store;      /* the mail store backend */
+	struct limits *limits;    /* connection limits, rates, auth penalties (reloadable) */
 
 	pthread_mutex_t passdb_lock;
 	struct passdb *passdb; /* guarded by passdb_lock; NULL if it failed to load */

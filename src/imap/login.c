@@ -10,8 +10,10 @@
 #include "auth/password.h"
 #include "imap/capability.h"
 #include "imap/resp.h"
+#include "lib/audit.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "metrics/metrics.h"
 
 struct login_request {
 	struct session *s;
@@ -75,13 +77,35 @@ static void login_request_free(struct login_request *req)
 	free(req);
 }
 
+/* roost_logins_total{mechanism,result} from login_log's result text. */
+static void login_metrics(const struct login_request *req, const char *result)
+{
+	enum metrics_login_result r = METRICS_LOGIN_FAIL;
+	if (strcmp(result, "ok") == 0)
+		r = METRICS_LOGIN_OK;
+	else if (strncmp(result, "fail reason=limit", 17) == 0)
+		r = METRICS_LOGIN_LIMIT;
+	else if (strcmp(result, "fail reason=store") == 0)
+		r = METRICS_LOGIN_UNAVAILABLE;
+	else if (strcmp(result, "fail reason=authzid") == 0)
+		r = METRICS_LOGIN_AUTHZ;
+	metrics_login(strcmp(req->mech, "PLAIN") == 0 ? METRICS_MECH_PLAIN : METRICS_MECH_LOGIN, r);
+}
+
 static void login_log(struct session *s, const struct login_request *req, const char *result)
 {
+	login_metrics(req, result);
 	char user[300];
 	log_escape(user, sizeof(user), req->user, strlen(req->user));
 	log_info("event=login sid=%016llx user=%s ip=%s mech=%s result=%s tls=%s",
 		 (unsigned long long)s->id, user, conn_peer_ip(s->conn), req->mech, result,
 		 s->tls ? "yes" : "no");
+	/* Audit trail (lib/audit.h): the name the client gave, never the
+	 * password. */
+	struct audit_event ev = {.event = strcmp(result, "ok") == 0 ? "login" : "login_failed",
+				 .sid = s->id, .user = req->user, .ip = conn_peer_ip(s->conn),
+				 .count = -1};
+	audit_write(&ev);
 }
 
 static void login_succeed(struct session *s, struct login_request *req)
@@ -108,7 +132,23 @@ static void login_done(void *arg)
 	}
 	bool authz_ok = req->authzid == NULL || req->authzid[0] == '\0' ||
 			strcmp(req->authzid, req->user) == 0;
-	if (req->verified == 1 && authz_ok && req->mail == NULL) {
+	uint64_t now = loop_now_ms(conn_loop(s->conn));
+	/* The address's penalty counts wrong passwords and unknown users
+	 * alike (both are verified == 0). */
+	if (req->verified >= 0)
+		limits_auth_result(s->limits, req->verified == 1, now);
+	enum limits_refuse limit = LIMITS_OK;
+	if (req->verified == 1 && authz_ok && req->mail != NULL)
+		limit = limits_conn_login(s->limits, req->user, now);
+	if (limit != LIMITS_OK) {
+		login_log(s, req, limit == LIMITS_REFUSE_USER ? "fail reason=limit_user"
+							      : "fail reason=limit_userip");
+		/* RFC 5530 LIMIT: the client may retry once a session ends. */
+		resp_tagged(s, s->cmd_tag, RESP_NO, RESP_CODE_LIMIT, NULL,
+			    limit == LIMITS_REFUSE_USER
+				    ? "Too many sessions of this user, try again later"
+				    : "Too many sessions of this user from your address, try again later");
+	} else if (req->verified == 1 && authz_ok && req->mail == NULL) {
 		login_log(s, req, "fail reason=store");
 		log_warn("event=store_error sid=%016llx error=\"%s\"", (unsigned long long)s->id,
 			 store_err_text(req->mail_err));
@@ -130,6 +170,18 @@ static void login_done(void *arg)
 	session_cmd_done(s);
 }
 
+static void login_submit(struct session *s, void *arg)
+{
+	struct login_request *req = arg;
+	session_job_begin(s);
+	workpool_submit(s->ctx->auth_pool, conn_loop(s->conn), login_work, login_done, req);
+}
+
+static void login_request_free_cb(void *arg)
+{
+	login_request_free(arg);
+}
+
 enum cmd_result login_begin(struct session *s, const char *mech, const char *authzid,
 			    const char *user, const char *password, size_t password_len)
 {
@@ -141,7 +193,16 @@ enum cmd_result login_begin(struct session *s, const char *mech, const char *aut
 	req->user = xstrdup(user);
 	req->password = xstrndup(password, password_len);
 	req->password_len = password_len;
-	session_job_begin(s);
-	workpool_submit(s->ctx->auth_pool, conn_loop(s->conn), login_work, login_done, req);
+	/* Authentication abuse: the address's penalty is waited out before
+	 * the check, whatever the outcome, so a client cannot learn a result
+	 * sooner by giving up, and unknown users and wrong passwords look the
+	 * same in answer and timing. */
+	uint64_t delay = limits_auth_delay(s->limits, loop_now_ms(conn_loop(s->conn)));
+	if (delay > 0) {
+		session_throttle_begin(s, LIMITS_THROTTLE_AUTH_PENALTY, "delay");
+		session_delay(s, delay, login_submit, login_request_free_cb, req);
+		return CMD_ASYNC;
+	}
+	login_submit(s, req);
 	return CMD_ASYNC;
 }

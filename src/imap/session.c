@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/admin.h"
 #include "imap/capability.h"
 #include "imap/commands.h"
 #include "imap/resp.h"
 #include "imap/view.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "metrics/metrics.h"
 
 /* Stop parsing input while this much output waits for the client. */
 #define SESSION_OUTPUT_HIGH_WATER (256 * 1024)
@@ -27,6 +29,10 @@ static void session_process(struct session *s);
 static void session_restart_idle_timer(struct session *s);
 static void session_pump(struct session *s);
 static void session_free(struct session *s);
+static void session_stall_watch(struct session *s);
+static void session_run_command(struct session *s, const struct imap_command *cmd);
+static void session_delay_fire(void *ctx);
+static void session_refuse(struct session *s);
 
 const char *session_state_name(enum session_state state)
 {
@@ -43,12 +49,63 @@ const char *session_state_name(enum session_state state)
 	return "unknown";
 }
 
+/* --- metrics --- */
+
+static enum metrics_state session_metrics_state_of(enum session_state state)
+{
+	switch (state) {
+	case SESSION_NOT_AUTH:
+		return METRICS_STATE_NOT_AUTH;
+	case SESSION_AUTH:
+		return METRICS_STATE_AUTH;
+	case SESSION_SELECTED:
+		return METRICS_STATE_SELECTED;
+	case SESSION_LOGOUT:
+		break;
+	}
+	return METRICS_STATE_LOGOUT;
+}
+
+/* Moves this session's count in roost_sessions{state} to s->state. The
+ * counted state is kept apart from s->state, so whatever path changed the
+ * state, the next sync (and session_free) moves exactly what was counted
+ * and the gauge cannot drift. */
+static void session_metrics_sync(struct session *s)
+{
+	enum metrics_state now = session_metrics_state_of(s->state);
+	if (s->metrics_state == (int)now)
+		return;
+	metrics_session_leave((enum metrics_state)s->metrics_state);
+	metrics_session_enter(now);
+	s->metrics_state = (int)now;
+}
+
+/* A command was parsed: its latency runs until its tagged reply. */
+static void session_metrics_cmd_begin(struct session *s, const struct imap_command *cmd)
+{
+	s->metrics_cmd = metrics_command_id(cmd->name);
+	s->metrics_cmd_start_ns = metrics_now_ns();
+	s->metrics_cmd_open = true;
+}
+
+/* Observes the command's latency once it has finished: after a handler
+ * returned CMD_DONE, or at session_cmd_done() for CMD_ASYNC ones (a
+ * throttle delay keeps in_command set, so it counts as latency too). */
+static void session_metrics_cmd_end(struct session *s)
+{
+	if (!s->metrics_cmd_open || s->in_command)
+		return;
+	s->metrics_cmd_open = false;
+	metrics_command(s->metrics_cmd, metrics_now_ns() - s->metrics_cmd_start_ns);
+}
+
 /* --- output --- */
 
 void session_write(struct session *s, const void *data, size_t len)
 {
 	conn_write(s->conn, data, len);
 	s->bytes_out += len;
+	session_stall_watch(s);
 	if (conn_output_pending(s->conn) > atomic_load(&s->ctx->settings.output_buffer_limit)) {
 		log_info("event=output_limit sid=%016llx pending=%zu", (unsigned long long)s->id,
 			 conn_output_pending(s->conn));
@@ -67,6 +124,7 @@ void session_bye(struct session *s, const char *text, const char *reason)
 	if (text != NULL && !s->tls_pending)
 		resp_status_untagged(s, RESP_BYE, RESP_CODE_NONE, NULL, text);
 	s->state = SESSION_LOGOUT;
+	session_metrics_sync(s);
 	timer_stop(conn_loop(s->conn), &s->idle_timer);
 	conn_close_after_flush(s->conn, reason, SESSION_BYE_FLUSH_MS);
 }
@@ -97,6 +155,7 @@ static void session_apply_limits(struct session *s)
 void session_set_state(struct session *s, enum session_state state)
 {
 	s->state = state;
+	session_metrics_sync(s);
 	session_apply_limits(s);
 	session_restart_idle_timer(s);
 }
@@ -128,6 +187,8 @@ static void session_idle_timeout(void *ctx)
 	}
 	log_info("event=timeout sid=%016llx kind=%s", (unsigned long long)s->id,
 		 s->state == SESSION_NOT_AUTH ? "preauth" : "idle");
+	metrics_timeout(s->state == SESSION_NOT_AUTH ? METRICS_TIMEOUT_PREAUTH
+						     : METRICS_TIMEOUT_IDLE);
 	/* RFC 9051 §5.4: the server may log out an idle client, with BYE. */
 	session_bye(s,
 		    s->state == SESSION_NOT_AUTH ? "Timed out waiting for login"
@@ -145,6 +206,56 @@ static void session_restart_idle_timer(struct session *s)
 		    s);
 }
 
+/* Stalled output: output is queued and the client has read none of it
+ * for output_stall_timeout. A slow client that keeps reading is never
+ * cut; one that stopped reading is, and everything it held (queued
+ * output, a streaming FETCH) is freed. No BYE: the socket buffer is full
+ * and the queue before it is not moving, so a BYE could not be delivered
+ * (RFC 9051 §7.1.5 allows closing without one when it cannot be sent). */
+static void session_stall_check(void *ctx)
+{
+	struct session *s = ctx;
+	if (s->conn_gone || conn_closing(s->conn))
+		return;
+	size_t pending = conn_output_pending(s->conn);
+	if (pending == 0)
+		return;
+	uint64_t now = loop_now_ms(conn_loop(s->conn));
+	uint64_t written = s->bytes_out - pending;
+	if (written != s->stall_written) {
+		s->stall_written = written;
+		s->stall_since_ms = now;
+	}
+	uint64_t limit_ms = (uint64_t)atomic_load(&s->ctx->settings.output_stall_timeout_s) * 1000;
+	if (now - s->stall_since_ms >= limit_ms) {
+		log_info("event=timeout sid=%016llx kind=output_stall pending=%zu",
+			 (unsigned long long)s->id, pending);
+		metrics_timeout(METRICS_TIMEOUT_OUTPUT_STALL);
+		s->state = SESSION_LOGOUT;
+		timer_stop(conn_loop(s->conn), &s->idle_timer);
+		conn_abort(s->conn, "output stalled");
+		return;
+	}
+	/* Check again at a quarter of the limit: a stall is found at most
+	 * 25% late, and a busy connection costs one timer a few times per
+	 * limit, not one per write. */
+	uint64_t step = limit_ms / 4 > 0 ? limit_ms / 4 : 1;
+	uint64_t left = limit_ms - (now - s->stall_since_ms);
+	timer_start(conn_loop(s->conn), &s->stall_timer, step < left ? step : left,
+		    session_stall_check, s);
+}
+
+static void session_stall_watch(struct session *s)
+{
+	if (timer_active(&s->stall_timer) || s->conn_gone)
+		return;
+	s->stall_written = s->bytes_out - conn_output_pending(s->conn);
+	s->stall_since_ms = loop_now_ms(conn_loop(s->conn));
+	uint64_t limit_ms = (uint64_t)atomic_load(&s->ctx->settings.output_stall_timeout_s) * 1000;
+	timer_start(conn_loop(s->conn), &s->stall_timer, limit_ms / 4 > 0 ? limit_ms / 4 : 1,
+		    session_stall_check, s);
+}
+
 /* --- greeting and TLS --- */
 
 static void session_greet(struct session *s)
@@ -159,6 +270,17 @@ static void session_greet(struct session *s)
 	conn_flush(s->conn);
 }
 
+/* A connection over a connection-level limit: "* BYE [UNAVAILABLE]" as
+ * its greeting (RFC 5530), then close. */
+static void session_refuse(struct session *s)
+{
+	resp_status_untagged(s, RESP_BYE, RESP_CODE_UNAVAILABLE, NULL, s->refuse_text);
+	s->state = SESSION_LOGOUT;
+	session_metrics_sync(s);
+	timer_stop(conn_loop(s->conn), &s->idle_timer);
+	conn_close_after_flush(s->conn, "connection limit", SESSION_BYE_FLUSH_MS);
+}
+
 static void session_on_tls_done(void *ctx, bool ok)
 {
 	struct session *s = ctx;
@@ -171,6 +293,10 @@ static void session_on_tls_done(void *ctx, bool ok)
 	log_info("event=tls sid=%016llx result=ok version=%s cipher=%s resumed=%s",
 		 (unsigned long long)s->id, conn_tls_version(s->conn), conn_tls_cipher(s->conn),
 		 conn_tls_resumed(s->conn) ? "yes" : "no");
+	if (s->refuse_text != NULL) {
+		session_refuse(s); /* over a connection limit: the reason, now readable */
+		return;
+	}
 	if (!s->greeted)
 		session_greet(s);
 	session_process(s);
@@ -201,6 +327,9 @@ static void session_on_literal(struct session *s)
 	}
 	/* RFC 9051 §7.5: a synchronizing literal waits for "+". The size is
 	 * within limits here: the parser reported larger ones as errors. */
+	if (s->limits != NULL)
+		limits_bytes_add(s->limits, LIMITS_UPLOAD, info->size,
+				 loop_now_ms(conn_loop(s->conn)));
 	if (info->sync) {
 		resp_continue(s, "Ready for literal data");
 		conn_flush(s->conn);
@@ -229,8 +358,127 @@ static void session_on_parse_error(struct session *s)
 		resp_status_untagged(s, status, code, NULL, text);
 }
 
+/* --- governance (limits/) --- */
+
+void session_delay(struct session *s, uint64_t delay_ms, session_delay_fn *fn, loop_fn *free_fn,
+		   void *ctx)
+{
+	s->delay_fn = fn;
+	s->delay_free = free_fn;
+	s->delay_ctx = ctx;
+	timer_start(conn_loop(s->conn), &s->delay_timer, delay_ms, session_delay_fire, s);
+}
+
+static void session_delay_fire(void *ctx)
+{
+	struct session *s = ctx;
+	session_delay_fn *fn = s->delay_fn;
+	void *fctx = s->delay_ctx;
+	s->delay_fn = NULL;
+	s->delay_free = NULL;
+	s->delay_ctx = NULL;
+	if (fn != NULL)
+		fn(s, fctx);
+}
+
+/* The session ends: a pending delay will never fire. */
+static void session_delay_cancel(struct session *s)
+{
+	timer_stop(conn_loop(s->conn), &s->delay_timer);
+	if (s->delay_free != NULL && s->delay_ctx != NULL)
+		s->delay_free(s->delay_ctx);
+	s->delay_fn = NULL;
+	s->delay_free = NULL;
+	s->delay_ctx = NULL;
+}
+
+/* Logs the start of a throttle episode, once (not per command). */
+void session_throttle_begin(struct session *s, enum limits_throttle kind, const char *action)
+{
+	if (s->throttle_episode)
+		return;
+	s->throttle_episode = true;
+	limits_count_throttle(s->ctx->limits, kind, false);
+	static const enum metrics_throttle as_metric[LIMITS_THROTTLE_COUNT_] = {
+		[LIMITS_THROTTLE_COMMANDS] = METRICS_THROTTLE_COMMANDS,
+		[LIMITS_THROTTLE_DOWNLOAD] = METRICS_THROTTLE_DOWNLOAD,
+		[LIMITS_THROTTLE_UPLOAD] = METRICS_THROTTLE_UPLOAD,
+		[LIMITS_THROTTLE_AUTH_PENALTY] = METRICS_THROTTLE_AUTH_PENALTY,
+	};
+	metrics_throttle(as_metric[kind]);
+	char user[300];
+	log_escape(user, sizeof(user), s->user ? s->user : "", s->user ? strlen(s->user) : 0);
+	log_info("event=throttle sid=%016llx user=%s ip=%s kind=%s action=%s",
+		 (unsigned long long)s->id, user, conn_peer_ip(s->conn), limits_throttle_name(kind),
+		 action);
+}
+
+void session_throttle_end(struct session *s)
+{
+	if (!s->throttle_episode)
+		return;
+	s->throttle_episode = false;
+	char user[300];
+	log_escape(user, sizeof(user), s->user ? s->user : "", s->user ? strlen(s->user) : 0);
+	log_info("event=throttle_end sid=%016llx user=%s ip=%s", (unsigned long long)s->id, user,
+		 conn_peer_ip(s->conn));
+}
+
+/* The held command's delay is over: run it, then read on. */
+static void session_throttle_resume(struct session *s, void *ctx)
+{
+	s->in_command = false;
+	s->throttle_passed = true;
+	session_run_command(s, imap_parser_command(s->parser));
+	session_metrics_cmd_end(s);
+	if (!s->in_command && !s->conn_gone && !conn_closing(s->conn)) {
+		conn_pause_input(s->conn, false);
+		session_process(s);
+	}
+}
+
+/* Applies the user's command and upload rates to cmd (logged in only).
+ * Returns true when the command was held (a timer runs it) or refused. */
+static bool session_throttle_command(struct session *s, const struct imap_command *cmd)
+{
+	if (s->limits == NULL || s->user == NULL || strcmp(cmd->name, "LOGOUT") == 0)
+		return false;
+	uint64_t now = loop_now_ms(conn_loop(s->conn)), wait = 0;
+	enum limits_throttle kind = LIMITS_THROTTLE_COMMANDS;
+	enum limits_verdict v = limits_cmd_admit(s->limits, now, &wait);
+	if (v == LIMITS_GO) {
+		wait = limits_bytes_wait(s->limits, LIMITS_UPLOAD, now);
+		kind = LIMITS_THROTTLE_UPLOAD;
+		v = wait > 0 ? LIMITS_DELAY : LIMITS_GO;
+	}
+	if (v == LIMITS_GO) {
+		session_throttle_end(s);
+		return false;
+	}
+	if (v == LIMITS_REFUSE) {
+		session_throttle_begin(s, kind, "refuse");
+		limits_count_throttle(s->ctx->limits, kind, true);
+		char text[128];
+		/* RFC 5530 LIMIT: the client may retry after the given time. */
+		snprintf(text, sizeof(text), "Too many commands, retry in %llu.%01llu seconds",
+			 (unsigned long long)(wait / 1000), (unsigned long long)(wait % 1000 / 100));
+		resp_tagged(s, cmd->tag, RESP_NO, RESP_CODE_LIMIT, NULL, text);
+		return true;
+	}
+	session_throttle_begin(s, kind, "delay");
+	/* Soft first: hold the command (input stays paused) just long enough
+	 * to bring the user back under the rate. */
+	s->in_command = true;
+	conn_pause_input(s->conn, true);
+	session_delay(s, wait, session_throttle_resume, NULL, NULL);
+	return true;
+}
+
 static void session_run_command(struct session *s, const struct imap_command *cmd)
 {
+	if (!s->throttle_passed && session_throttle_command(s, cmd))
+		return;
+	s->throttle_passed = false;
 	s->commands++;
 	session_restart_idle_timer(s);
 	const struct cmd_def *def = commands_find(cmd->name);
@@ -313,7 +561,9 @@ static void session_feed_parser(struct session *s)
 		session_on_parse_error(s);
 		break;
 	case IMAP_PARSE_COMMAND:
+		session_metrics_cmd_begin(s, imap_parser_command(s->parser));
 		session_run_command(s, imap_parser_command(s->parser));
+		session_metrics_cmd_end(s);
 		break;
 	}
 }
@@ -387,6 +637,27 @@ static void session_pump_deferred(void *ctx)
 	session_pump(s);
 }
 
+static void session_pump_resume(struct session *s, void *ctx)
+{
+	session_pump(s);
+}
+
+/* Download shaping: when the user's window is spent, the producer waits
+ * (the rest of the server does not). Returns true when a wait started. */
+static bool session_pump_shaped(struct session *s)
+{
+	if (s->limits == NULL)
+		return false;
+	uint64_t wait = limits_bytes_wait(s->limits, LIMITS_DOWNLOAD,
+					  loop_now_ms(conn_loop(s->conn)));
+	if (wait == 0)
+		return false;
+	session_throttle_begin(s, LIMITS_THROTTLE_DOWNLOAD, "delay");
+	conn_flush(s->conn);
+	session_delay(s, wait, session_pump_resume, NULL, NULL);
+	return true;
+}
+
 /* Runs the producer while the client keeps up. After one high-water mark
  * of output it yields to the loop (other connections get their turn), and
  * when the client is slow it waits for on_drained. */
@@ -403,8 +674,14 @@ static void session_pump(struct session *s)
 			loop_post(conn_loop(s->conn), session_pump_deferred, s);
 			return;
 		}
+		if (session_pump_shaped(s))
+			return; /* the user's download budget is spent: wait */
 		uint64_t out_before = s->bytes_out;
-		if (s->producer(s)) {
+		bool done = s->producer(s);
+		if (s->limits != NULL)
+			limits_bytes_add(s->limits, LIMITS_DOWNLOAD, s->bytes_out - out_before,
+					 loop_now_ms(conn_loop(s->conn)));
+		if (done) {
 			session_producer_clear(s);
 			session_cmd_done(s);
 			return;
@@ -427,6 +704,7 @@ void session_cmd_done(struct session *s)
 	s->cmd_name = NULL;
 	s->in_command = false;
 	s->line_fn = NULL;
+	session_metrics_cmd_end(s);
 	if (s->conn_gone)
 		return;
 	session_restart_idle_timer(s);
@@ -464,6 +742,8 @@ static void session_on_shutdown(void *ctx)
 static void session_free(struct session *s)
 {
 	atomic_fetch_sub(&s->ctx->sessions, 1);
+	metrics_session_leave((enum metrics_state)s->metrics_state);
+	limits_conn_free(&s->limits);
 	session_producer_clear(s);
 	if (s->view != NULL)
 		view_close(s);
@@ -487,6 +767,9 @@ static void session_on_closed(void *ctx)
 		 (unsigned long long)(now - s->start_ms), (unsigned long long)s->bytes_in,
 		 (unsigned long long)s->bytes_out, s->commands);
 	timer_stop(conn_loop(s->conn), &s->idle_timer);
+	timer_stop(conn_loop(s->conn), &s->stall_timer);
+	admin_unregister(s);
+	session_delay_cancel(s);
 	s->conn_gone = true;
 	if (s->jobs == 0)
 		session_free(s);
@@ -518,6 +801,63 @@ const struct conn_handler session_conn_handler = {
 
 /* --- creation --- */
 
+/* Loop thread of the victim: replace-oldest ended this session's slot. */
+static void session_kicked(void *ctx)
+{
+	struct limits_conn *lc = ctx;
+	struct session *s = limits_conn_owner(lc);
+	if (s != NULL && !s->conn_gone && !conn_closing(s->conn) && s->state != SESSION_LOGOUT) {
+		log_info("event=replaced sid=%016llx ip=%s", (unsigned long long)s->id,
+			 conn_peer_ip(s->conn));
+		if (!s->tls_pending)
+			resp_status_untagged(s, RESP_BYE, RESP_CODE_UNAVAILABLE, NULL,
+					     "Session replaced by a newer login of this user");
+		session_bye(s, NULL, "replaced by a newer login");
+	}
+	limits_conn_unref(lc);
+}
+
+/* Any thread (limits_kick_fn): kick_ctx is the session's loop. */
+static void session_kick(struct limits_conn *lc, void *kick_ctx)
+{
+	loop_post(kick_ctx, session_kicked, lc);
+}
+
+/* Connection-level limits: the server total (n with this one), then the
+ * address's attempts per minute and connections not logged in. Sets
+ * s->refuse_text when the greeting must be BYE [UNAVAILABLE]. */
+static void session_check_limits(struct session *s, size_t n)
+{
+	enum limits_refuse why = LIMITS_OK;
+	s->limits = limits_conn_new(s->ctx->limits, conn_peer_ip(s->conn),
+				    loop_now_ms(conn_loop(s->conn)), session_kick,
+				    conn_loop(s->conn), s, &why);
+	if (n > atomic_load(&s->ctx->settings.max_connections)) {
+		why = LIMITS_REFUSE_MAX_CONNECTIONS;
+		limits_count_refused(s->ctx->limits, why);
+	}
+	switch (why) {
+	case LIMITS_REFUSE_MAX_CONNECTIONS:
+		s->refuse_text = "Too many connections, try again later";
+		break;
+	case LIMITS_REFUSE_IP_RATE:
+		s->refuse_text = "Too many connection attempts from your address, try again later";
+		break;
+	case LIMITS_REFUSE_IP_PREAUTH:
+		s->refuse_text = "Too many connections from your address, try again later";
+		break;
+	default:
+		return;
+	}
+	/* Nothing is dropped silently: the reason goes in the greeting, on the
+	 * IMAPS port after the handshake so the client can read it. */
+	log_info("event=refused sid=%016llx ip=%s reason=%s", (unsigned long long)s->id,
+		 conn_peer_ip(s->conn), limits_refuse_name(why));
+	metrics_conn_refused(why == LIMITS_REFUSE_MAX_CONNECTIONS ? METRICS_REFUSE_MAX_CONNECTIONS
+			     : why == LIMITS_REFUSE_IP_RATE      ? METRICS_REFUSE_IP_RATE
+								 : METRICS_REFUSE_IP_PREAUTH);
+}
+
 void session_accept(struct imap_ctx *ctx, struct conn *c, bool implicit_tls)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
@@ -528,34 +868,29 @@ void session_accept(struct imap_ctx *ctx, struct conn *c, bool implicit_tls)
 	s->implicit_tls = implicit_tls;
 	s->start_ms = loop_now_ms(conn_loop(c));
 	timer_init(&s->idle_timer);
+	timer_init(&s->stall_timer);
 	struct imap_parser_limits limits;
 	imap_parser_limits_default(&limits);
 	s->parser = imap_parser_new(&limits);
 	session_apply_limits(s);
 	conn_set_handler(c, &session_conn_handler, s);
+	admin_register(s); /* until on_closed: WHO, KICK (admin.h) */
+	timer_init(&s->delay_timer);
 	size_t n = atomic_fetch_add(&ctx->sessions, 1) + 1;
+	s->metrics_state = METRICS_STATE_NOT_AUTH;
+	metrics_session_enter(METRICS_STATE_NOT_AUTH);
+	metrics_conn_accepted(implicit_tls ? METRICS_LISTENER_IMAPS : METRICS_LISTENER_IMAP);
 	log_info("event=connect sid=%016llx ip=%s port=%u listener=%s", (unsigned long long)s->id,
 		 conn_peer_ip(c), conn_peer_port(c), implicit_tls ? "imaps" : "imap");
-	if (n > atomic_load(&ctx->settings.max_connections)) {
-		/* Nothing is dropped silently: plaintext clients get a reason
-		 * (RFC 5530 UNAVAILABLE); TLS ones would need a handshake first. */
-		log_info("event=refused sid=%016llx reason=max_connections", (unsigned long long)s->id);
-		if (implicit_tls) {
-			conn_close(c, "max connections");
-		} else {
-			resp_status_untagged(s, RESP_BYE, RESP_CODE_UNAVAILABLE, NULL,
-					     "Too many connections, try again later");
-			s->state = SESSION_LOGOUT;
-			conn_close_after_flush(c, "max connections", SESSION_BYE_FLUSH_MS);
-		}
-		return;
-	}
+	session_check_limits(s, n);
 	session_restart_idle_timer(s);
 	if (implicit_tls) {
 		s->tls_pending = true;
 		SSL_CTX *tls = tls_ctx_acquire(ctx->tls);
 		conn_start_tls(c, tls, atomic_load(&ctx->settings.tls_handshake_timeout_s) * 1000);
 		SSL_CTX_free(tls);
+	} else if (s->refuse_text != NULL) {
+		session_refuse(s);
 	} else {
 		session_greet(s);
 	}

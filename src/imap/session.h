@@ -47,6 +47,8 @@ typedef void session_line_fn(struct session *s, char *line, size_t len);
  * the high-water mark. Returns true when the command is complete: its
  * tagged reply is written, and the session resumes reading commands. */
 typedef bool session_producer_fn(struct session *s);
+/* Runs when a session_delay() timer fires. */
+typedef void session_delay_fn(struct session *s, void *ctx);
 
 struct session {
 	struct imap_ctx *ctx;
@@ -78,9 +80,35 @@ struct session {
 	uint64_t idle_deadline_ms;
 	session_line_fn *line_fn; /* set while waiting for a continuation line */
 	struct timer idle_timer;
+	/* Stalled output (session.c): runs while output is queued; cut the
+	 * client when none of it was read for output_stall_timeout. */
+	struct timer stall_timer;
+	uint64_t stall_written;  /* bytes the client had read at the last check */
+	uint64_t stall_since_ms; /* when it last read any */
+	/* admin.c's registry of live sessions (WHO, KICK) */
+	struct session *admin_prev, *admin_next;
 	uint64_t start_ms;
 	uint64_t bytes_in, bytes_out;
 	unsigned commands;
+	/* Governance (limits/): this connection in the shared registry; a
+	 * timer that holds a throttled command or login (session_delay); the
+	 * running throttle episode (logged once at its start and end); and
+	 * the connection-level refusal to send after a TLS handshake. */
+	struct limits_conn *limits;
+	struct timer delay_timer;
+	session_delay_fn *delay_fn;
+	loop_fn *delay_free;
+	void *delay_ctx;
+	bool throttle_passed;  /* the held command was admitted: run it */
+	bool throttle_episode; /* a throttle episode is under way */
+	const char *refuse_text; /* static; set when the greeting must be BYE */
+	/* Metrics (metrics/): the state counted in roost_sessions{state}
+	 * (enum metrics_state), and the running command's label and start
+	 * for roost_command_duration_seconds. */
+	int metrics_state;
+	unsigned metrics_cmd;
+	bool metrics_cmd_open;
+	uint64_t metrics_cmd_start_ns;
 };
 
 extern const struct conn_handler session_conn_handler;
@@ -111,6 +139,17 @@ void session_read_line(struct session *s, session_line_fn *fn);
  * not NULL). */
 void session_set_producer(struct session *s, session_producer_fn *fn, loop_fn *free_fn,
 			  void *ctx);
+/* Holds the session for delay_ms (no input is read meanwhile; the caller
+ * is a running command or pauses input itself), then calls fn(s, ctx).
+ * If the session ends first, free_fn(ctx) is called instead (when not
+ * NULL). One delay at a time. */
+void session_delay(struct session *s, uint64_t delay_ms, session_delay_fn *fn, loop_fn *free_fn,
+		   void *ctx);
+/* Throttle episodes: the start is logged and counted once (kind names
+ * the limit, action "delay" or "refuse"); the end when a command runs
+ * unthrottled again. */
+void session_throttle_begin(struct session *s, enum limits_throttle kind, const char *action);
+void session_throttle_end(struct session *s);
 /* Whether the client enabled IMAP4rev2 (or UTF8=ACCEPT): UTF-8 mailbox
  * names and strings, rev2 response forms. */
 bool session_rev2(const struct session *s);

@@ -21,6 +21,7 @@
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "metrics/metrics.h"
 
 #define CONN_AGAIN (-2)
 #define CONN_FAILED (-1)
@@ -54,6 +55,7 @@ struct conn {
 	enum conn_tls_state tls_state;
 	unsigned tls_timeout_ms;
 	unsigned tls_wants; /* LOOP_READ/LOOP_WRITE OpenSSL asked for */
+	uint64_t tls_start_ns; /* handshake start (metrics) */
 
 	bool input_paused;
 	bool eof;           /* the peer finished sending (it may still read) */
@@ -241,6 +243,13 @@ void conn_close(struct conn *c, const char *reason)
 	loop_defer(c->loop, conn_free_deferred, c);
 }
 
+void conn_abort(struct conn *c, const char *reason)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	conn_close(c, reason);
+}
+
 static void conn_flush_deadline(void *ctx)
 {
 	struct conn *c = ctx;
@@ -370,6 +379,7 @@ int conn_flush(struct conn *c)
 		}
 		buf_consume(&c->out, (size_t)n);
 		budget -= (size_t)n;
+		metrics_bytes_out((uint64_t)n);
 	}
 	bool pending = buf_rlen(&c->out) > 0;
 	if (!pending) {
@@ -416,6 +426,7 @@ static int conn_read_some(struct conn *c)
 		}
 		c->in.len += (size_t)n;
 		total += (size_t)n;
+		metrics_bytes_in((uint64_t)n);
 	}
 	if (total >= CONN_READ_BUDGET && c->ssl != NULL && SSL_pending(c->ssl) > 0 &&
 	    !c->read_scheduled) {
@@ -458,12 +469,18 @@ static void conn_read_scheduled(void *ctx)
 static void conn_tls_deadline(void *ctx)
 {
 	struct conn *c = ctx;
+	/* Nothing is written: mid-handshake, a BYE would be neither TLS nor
+	 * readable; the log line is the only trace. */
+	log_info("event=timeout kind=tls_handshake ip=%s port=%u", c->peer_ip, c->peer_port);
+	metrics_timeout(METRICS_TIMEOUT_TLS_HANDSHAKE);
+	metrics_tls_handshake(false, 0);
 	conn_close(c, "tls handshake timeout");
 }
 
 static void conn_tls_finish(struct conn *c, bool ok)
 {
 	timer_stop(c->loop, &c->timer);
+	metrics_tls_handshake(ok, metrics_now_ns() - c->tls_start_ns);
 	if (ok) {
 		c->tls_state = TLS_ON;
 		c->transport = &transport_tls;
@@ -505,6 +522,7 @@ static void conn_begin_handshake(struct conn *c)
 	}
 	SSL_set_accept_state(c->ssl);
 	c->tls_state = TLS_HANDSHAKE;
+	c->tls_start_ns = metrics_now_ns();
 	if (c->tls_timeout_ms > 0)
 		timer_start(c->loop, &c->timer, c->tls_timeout_ms, conn_tls_deadline, c);
 	conn_handshake_step(c);

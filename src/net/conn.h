@@ -104,6 +104,10 @@ void conn_close(struct conn *c, const char *reason);
 /* Stops reading, sends queued output (bounded by timeout_ms), then closes. */
 void conn_close_after_flush(struct conn *c, const char *reason, unsigned timeout_ms);
 bool conn_closing(const struct conn *c);
+/* Closes now and resets the connection (SO_LINGER 0): the kernel drops
+ * the unsent output too, instead of holding it for a client that does
+ * not read. For stalled clients. */
+void conn_abort(struct conn *c, const char *reason);
 const char *conn_close_reason(const struct conn *c);
 
 #endif

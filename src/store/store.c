@@ -6,7 +6,9 @@
  * mailbox names, the INBOX rules of RFC 9051 §6.3.4-6.3.6 -- clears its
  * output parameters, and calls the backend through the object's ops. The
  * backend is chosen by name when the store is opened (the registry
- * below); everything created from a store carries the same ops. */
+ * below); everything created from a store carries the same ops. Each
+ * backend call is timed here, once for every backend, into
+ * roost_store_operation_duration_seconds{op} (metrics/metrics.h). */
 #include "store/store.h"
 
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "metrics/metrics.h"
 #include "store/store_backend.h"
 
 const char *store_err_text(enum store_err err)
@@ -266,7 +269,10 @@ enum store_err store_user_open(struct store *st, const char *user, struct store_
 	*u_r = NULL;
 	if (!store_user_name_valid(user))
 		return STORE_ERR_INVALID_NAME;
-	return st->ops->user_open(st, user, u_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = st->ops->user_open(st, user, u_r);
+	metrics_store_op(METRICS_STORE_USER_OPEN, metrics_now_ns() - t0);
+	return ret;
 }
 
 void store_user_unref(struct store_user **up)
@@ -284,7 +290,10 @@ enum store_err store_list(struct store_user *u, struct store_mailbox_entry **ent
 {
 	*entries_r = NULL;
 	*n_r = 0;
-	return u->ops->list(u, entries_r, n_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = u->ops->list(u, entries_r, n_r);
+	metrics_store_op(METRICS_STORE_LIST, metrics_now_ns() - t0);
+	return ret;
 }
 
 void store_list_free(struct store_mailbox_entry *entries, size_t n)
@@ -301,7 +310,10 @@ enum store_err store_create(struct store_user *u, const char *name, unsigned spe
 	/* RFC 9051 §6.3.4: creating INBOX is an error. */
 	if (strcmp(name, "INBOX") == 0)
 		return STORE_ERR_EXISTS;
-	return u->ops->create(u, name, special_use & STORE_ATTR_SPECIAL_USE_MASK);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = u->ops->create(u, name, special_use & STORE_ATTR_SPECIAL_USE_MASK);
+	metrics_store_op(METRICS_STORE_CREATE, metrics_now_ns() - t0);
+	return ret;
 }
 
 enum store_err store_delete(struct store_user *u, const char *name)
@@ -311,7 +323,10 @@ enum store_err store_delete(struct store_user *u, const char *name)
 	/* RFC 9051 §6.3.5: deleting INBOX is an error. */
 	if (strcmp(name, "INBOX") == 0)
 		return STORE_ERR_NOPERM;
-	return u->ops->remove(u, name);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = u->ops->remove(u, name);
+	metrics_store_op(METRICS_STORE_DELETE, metrics_now_ns() - t0);
+	return ret;
 }
 
 enum store_err store_rename(struct store_user *u, const char *from, const char *to)
@@ -321,14 +336,20 @@ enum store_err store_rename(struct store_user *u, const char *from, const char *
 	/* RFC 9051 §6.3.6: the new name must not exist; INBOX always does. */
 	if (strcmp(to, "INBOX") == 0)
 		return STORE_ERR_EXISTS;
-	return u->ops->rename(u, from, to);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = u->ops->rename(u, from, to);
+	metrics_store_op(METRICS_STORE_RENAME, metrics_now_ns() - t0);
+	return ret;
 }
 
 enum store_err store_subscribe(struct store_user *u, const char *name, bool subscribe)
 {
 	if (!store_name_valid(name))
 		return STORE_ERR_INVALID_NAME;
-	return u->ops->subscribe(u, name, subscribe);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = u->ops->subscribe(u, name, subscribe);
+	metrics_store_op(METRICS_STORE_SUBSCRIBE, metrics_now_ns() - t0);
+	return ret;
 }
 
 enum store_err store_status(struct store_user *u, const char *name, struct store_status *st_r)
@@ -336,7 +357,10 @@ enum store_err store_status(struct store_user *u, const char *name, struct store
 	memset(st_r, 0, sizeof(*st_r));
 	if (!store_name_valid(name))
 		return STORE_ERR_INVALID_NAME;
-	return u->ops->status(u, name, st_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = u->ops->status(u, name, st_r);
+	metrics_store_op(METRICS_STORE_STATUS, metrics_now_ns() - t0);
+	return ret;
 }
 
 /* --- appending --- */
@@ -347,14 +371,20 @@ enum store_err store_append_begin(struct store_user *u, const char *mailbox,
 	*a_r = NULL;
 	if (!store_name_valid(mailbox))
 		return STORE_ERR_INVALID_NAME;
-	return u->ops->append_begin(u, mailbox, a_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = u->ops->append_begin(u, mailbox, a_r);
+	metrics_store_op(METRICS_STORE_APPEND_BEGIN, metrics_now_ns() - t0);
+	return ret;
 }
 
 enum store_err store_append_add(struct store_append *a, const struct store_new_msg *msg,
                                 uint32_t *uid_r)
 {
 	*uid_r = 0;
-	return a->ops->append_add(a, msg, uid_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = a->ops->append_add(a, msg, uid_r);
+	metrics_store_op(METRICS_STORE_APPEND_ADD, metrics_now_ns() - t0);
+	return ret;
 }
 
 enum store_err store_append_commit(struct store_append **ap, uint32_t *uidvalidity_r)
@@ -362,7 +392,10 @@ enum store_err store_append_commit(struct store_append **ap, uint32_t *uidvalidi
 	struct store_append *a = *ap;
 	*ap = NULL;
 	*uidvalidity_r = 0;
-	return a->ops->append_commit(a, uidvalidity_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = a->ops->append_commit(a, uidvalidity_r);
+	metrics_store_op(METRICS_STORE_APPEND_COMMIT, metrics_now_ns() - t0);
+	return ret;
 }
 
 void store_append_abort(struct store_append **ap)
@@ -383,7 +416,10 @@ enum store_err store_mailbox_open(struct store_user *u, const char *name, bool c
 	memset(info_r, 0, sizeof(*info_r));
 	if (!store_name_valid(name))
 		return STORE_ERR_INVALID_NAME;
-	return u->ops->mailbox_open(u, name, claim_recent, mb_r, info_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = u->ops->mailbox_open(u, name, claim_recent, mb_r, info_r);
+	metrics_store_op(METRICS_STORE_MAILBOX_OPEN, metrics_now_ns() - t0);
+	return ret;
 }
 
 void store_mailbox_close(struct store_mailbox **mbp)
@@ -408,14 +444,20 @@ void store_mailbox_watch(struct store_mailbox *mb, store_watch_fn *fn, void *ctx
 
 enum store_err store_mailbox_sync_new(struct store_mailbox *mb)
 {
-	return mb->ops->mailbox_sync_new(mb);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = mb->ops->mailbox_sync_new(mb);
+	metrics_store_op(METRICS_STORE_SYNC_NEW, metrics_now_ns() - t0);
+	return ret;
 }
 
 enum store_err store_mailbox_uids(struct store_mailbox *mb, uint32_t **uids_r, size_t *n_r)
 {
 	*uids_r = NULL;
 	*n_r = 0;
-	return mb->ops->mailbox_uids(mb, uids_r, n_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = mb->ops->mailbox_uids(mb, uids_r, n_r);
+	metrics_store_op(METRICS_STORE_UIDS, metrics_now_ns() - t0);
+	return ret;
 }
 
 uint64_t store_mailbox_highestmodseq(struct store_mailbox *mb)
@@ -426,7 +468,10 @@ uint64_t store_mailbox_highestmodseq(struct store_mailbox *mb)
 enum store_err store_fetch(struct store_mailbox *mb, const uint32_t *uids, size_t n,
                            unsigned fields, store_msg_fn *fn, void *ctx)
 {
-	return mb->ops->fetch(mb, uids, n, fields, fn, ctx);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = mb->ops->fetch(mb, uids, n, fields, fn, ctx);
+	metrics_store_op(METRICS_STORE_FETCH, metrics_now_ns() - t0);
+	return ret;
 }
 
 /* --- bodies --- */
@@ -434,7 +479,10 @@ enum store_err store_fetch(struct store_mailbox *mb, const uint32_t *uids, size_
 enum store_err store_body_open(struct store_mailbox *mb, uint32_t uid, struct store_body **b_r)
 {
 	*b_r = NULL;
-	return mb->ops->body_open(mb, uid, b_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = mb->ops->body_open(mb, uid, b_r);
+	metrics_store_op(METRICS_STORE_BODY_OPEN, metrics_now_ns() - t0);
+	return ret;
 }
 
 uint64_t store_body_size(const struct store_body *b)
@@ -444,7 +492,10 @@ uint64_t store_body_size(const struct store_body *b)
 
 ssize_t store_body_read(struct store_body *b, void *buf, size_t len, uint64_t offset)
 {
-	return b->ops->body_read(b, buf, len, offset);
+	uint64_t t0 = metrics_now_ns();
+	ssize_t ret = b->ops->body_read(b, buf, len, offset);
+	metrics_store_op(METRICS_STORE_BODY_READ, metrics_now_ns() - t0);
+	return ret;
 }
 
 const void *store_body_map(struct store_body *b)
@@ -467,8 +518,11 @@ enum store_err store_set_flags(struct store_mailbox *mb, const uint32_t *uids, s
                                enum store_flag_op op, uint32_t flags, const char *keywords,
                                uint64_t unchangedsince, store_msg_fn *fn, void *ctx)
 {
-	return mb->ops->set_flags(mb, uids, n, op, flags & STORE_FLAGS_ALL, keywords,
-	                          unchangedsince, fn, ctx);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = mb->ops->set_flags(mb, uids, n, op, flags & STORE_FLAGS_ALL, keywords,
+	                                        unchangedsince, fn, ctx);
+	metrics_store_op(METRICS_STORE_SET_FLAGS, metrics_now_ns() - t0);
+	return ret;
 }
 
 enum store_err store_expunge(struct store_mailbox *mb, const uint32_t *uids, size_t n,
@@ -476,7 +530,10 @@ enum store_err store_expunge(struct store_mailbox *mb, const uint32_t *uids, siz
 {
 	*expunged_r = NULL;
 	*n_expunged_r = 0;
-	return mb->ops->expunge(mb, uids, n, expunged_r, n_expunged_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = mb->ops->expunge(mb, uids, n, expunged_r, n_expunged_r);
+	metrics_store_op(METRICS_STORE_EXPUNGE, metrics_now_ns() - t0);
+	return ret;
 }
 
 enum store_err store_copy(struct store_mailbox *mb, const uint32_t *uids, size_t n,
@@ -485,7 +542,10 @@ enum store_err store_copy(struct store_mailbox *mb, const uint32_t *uids, size_t
 	memset(r, 0, sizeof(*r));
 	if (!store_name_valid(dest))
 		return STORE_ERR_INVALID_NAME;
-	return mb->ops->copy(mb, uids, n, dest, move, r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = mb->ops->copy(mb, uids, n, dest, move, r);
+	metrics_store_op(move ? METRICS_STORE_MOVE : METRICS_STORE_COPY, metrics_now_ns() - t0);
+	return ret;
 }
 
 void store_copy_result_free(struct store_copy_result *r)
@@ -499,5 +559,8 @@ enum store_err store_changes(struct store_mailbox *mb, uint64_t since, uint32_t 
                              store_change_fn *fn, void *ctx, uint64_t *highest_r)
 {
 	*highest_r = 0;
-	return mb->ops->changes(mb, since, below_uid, fn, ctx, highest_r);
+	uint64_t t0 = metrics_now_ns();
+	enum store_err ret = mb->ops->changes(mb, since, below_uid, fn, ctx, highest_r);
+	metrics_store_op(METRICS_STORE_CHANGES, metrics_now_ns() - t0);
+	return ret;
 }

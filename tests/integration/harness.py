@@ -355,6 +355,9 @@ class RoostServer:
         "passwd_file": "passwd",
         "mail_root": "mail",
         "state_dir": "state",
+        # Off unless a test asks for it: the default port would clash
+        # between servers running side by side.
+        "metrics_listen": "",
     }
 
     def __init__(self, settings=None, users=None, plaintext_auth=None, serve_args=()):

@@ -70,6 +70,9 @@ def phase(conns, done, deadline, what):
 
 class Concurrency(ServerTestCase):
     users = {f"u{i}": f"pw-{i}-secret" for i in range(10)}
+    # Thousands of connections from one address: the per-address limits
+    # (limits/ tests cover them) are off here.
+    settings = {"max_preauth_connections_per_ip": "0", "connect_rate_per_ip": "0"}
 
     def run_many(self, n, command_for):
         """Opens n connections, reads every greeting, then sends each its
