@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "auth/passdb.h"
 #include "auth/password.h"
@@ -14,6 +17,9 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "metrics/metrics.h"
+
+/* Niceness of the password-hashing threads (the loops run at 0). */
+#define LOGIN_HASH_NICE 5
 
 struct login_request {
 	struct session *s;
@@ -40,10 +46,27 @@ char *login_make_dummy_hash(const char *scheme)
 	return password_hash(scheme, pw, strlen(pw), &err);
 }
 
+/* Password hashing is deliberately expensive (Argon2: tens of ms and
+ * 19 MiB each). The hashing threads run at a lower priority than the
+ * network loops, so a burst of checks (a brute force, a login storm)
+ * takes CPU only when the loops leave it idle and never delays commands
+ * of sessions already logged in. Linux applies setpriority to one thread
+ * when given its id. */
+static void login_lower_thread_priority(void)
+{
+	static _Thread_local bool done;
+	if (done)
+		return;
+	done = true;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), LOGIN_HASH_NICE) < 0)
+		log_warn("event=setpriority error=\"%s\"", strerror(errno));
+}
+
 /* Pool thread. */
 static void login_work(void *arg)
 {
 	struct login_request *req = arg;
+	login_lower_thread_priority();
 	struct passdb *db = imap_ctx_passdb(req->ctx);
 	const char *stored = NULL;
 	if (db != NULL && passdb_user_name_valid(req->user))

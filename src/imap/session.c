@@ -24,6 +24,8 @@
 /* Stop parsing input while this much output waits for the client. */
 #define SESSION_OUTPUT_HIGH_WATER (256 * 1024)
 #define SESSION_BYE_FLUSH_MS 2000
+/* How long a connection refused for its address waits for its BYE. */
+#define SESSION_REFUSE_HOLD_MS 1000
 
 static void session_process(struct session *s);
 static void session_restart_idle_timer(struct session *s);
@@ -272,13 +274,29 @@ static void session_greet(struct session *s)
 
 /* A connection over a connection-level limit: "* BYE [UNAVAILABLE]" as
  * its greeting (RFC 5530), then close. */
-static void session_refuse(struct session *s)
+static void session_refuse_now(void *ctx)
 {
+	struct session *s = ctx;
 	resp_status_untagged(s, RESP_BYE, RESP_CODE_UNAVAILABLE, NULL, s->refuse_text);
 	s->state = SESSION_LOGOUT;
 	session_metrics_sync(s);
 	timer_stop(conn_loop(s->conn), &s->idle_timer);
 	conn_close_after_flush(s->conn, "connection limit", SESSION_BYE_FLUSH_MS);
+}
+
+/* Refused for its address: hold the connection a moment before the BYE
+ * (a tarpit, bounded per address by limits_conn_hold), so a client that
+ * reconnects as soon as it is refused costs an accept per hold time
+ * instead of one per round trip. Its input is not read meanwhile. */
+static void session_refuse(struct session *s)
+{
+	if (s->refuse_held && limits_conn_hold(s->limits)) {
+		conn_pause_input(s->conn, true);
+		timer_start(conn_loop(s->conn), &s->idle_timer, SESSION_REFUSE_HOLD_MS,
+			    session_refuse_now, s);
+		return;
+	}
+	session_refuse_now(s);
 }
 
 static void session_on_tls_done(void *ctx, bool ok)
@@ -760,12 +778,14 @@ static void session_on_closed(void *ctx)
 	uint64_t now = loop_now_ms(conn_loop(s->conn));
 	char user[300];
 	log_escape(user, sizeof(user), s->user ? s->user : "", s->user ? strlen(s->user) : 0);
-	log_info("event=%s sid=%016llx user=%s ip=%s reason=\"%s\" duration_ms=%llu bytes_in=%llu "
-		 "bytes_out=%llu commands=%u",
-		 s->logged_out ? "logout" : "disconnect", (unsigned long long)s->id, user,
-		 conn_peer_ip(s->conn), conn_close_reason(s->conn) ? conn_close_reason(s->conn) : "",
-		 (unsigned long long)(now - s->start_ms), (unsigned long long)s->bytes_in,
-		 (unsigned long long)s->bytes_out, s->commands);
+	if (s->refuse_text == NULL) /* refused ones were logged (or counted) as such */
+		log_info("event=%s sid=%016llx user=%s ip=%s reason=\"%s\" duration_ms=%llu "
+			 "bytes_in=%llu bytes_out=%llu commands=%u",
+			 s->logged_out ? "logout" : "disconnect", (unsigned long long)s->id, user,
+			 conn_peer_ip(s->conn),
+			 conn_close_reason(s->conn) ? conn_close_reason(s->conn) : "",
+			 (unsigned long long)(now - s->start_ms), (unsigned long long)s->bytes_in,
+			 (unsigned long long)s->bytes_out, s->commands);
 	timer_stop(conn_loop(s->conn), &s->idle_timer);
 	timer_stop(conn_loop(s->conn), &s->stall_timer);
 	admin_unregister(s);
@@ -842,17 +862,24 @@ static void session_check_limits(struct session *s, size_t n)
 		break;
 	case LIMITS_REFUSE_IP_RATE:
 		s->refuse_text = "Too many connection attempts from your address, try again later";
+		s->refuse_held = true;
 		break;
 	case LIMITS_REFUSE_IP_PREAUTH:
 		s->refuse_text = "Too many connections from your address, try again later";
+		s->refuse_held = true;
 		break;
 	default:
 		return;
 	}
 	/* Nothing is dropped silently: the reason goes in the greeting, on the
-	 * IMAPS port after the handshake so the client can read it. */
-	log_info("event=refused sid=%016llx ip=%s reason=%s", (unsigned long long)s->id,
-		 conn_peer_ip(s->conn), limits_refuse_name(why));
+	 * IMAPS port after the handshake so the client can read it. The log
+	 * gets one line per address and episode (plus one every 10 s with the
+	 * count meanwhile), not one per connection of a flood. */
+	unsigned unlogged = 0;
+	if (limits_refusal_log_due(s->limits, loop_now_ms(conn_loop(s->conn)), &unlogged))
+		log_info("event=refused sid=%016llx ip=%s reason=%s refused_unlogged=%u",
+			 (unsigned long long)s->id, conn_peer_ip(s->conn), limits_refuse_name(why),
+			 unlogged);
 	metrics_conn_refused(why == LIMITS_REFUSE_MAX_CONNECTIONS ? METRICS_REFUSE_MAX_CONNECTIONS
 			     : why == LIMITS_REFUSE_IP_RATE      ? METRICS_REFUSE_IP_RATE
 								 : METRICS_REFUSE_IP_PREAUTH);
@@ -880,9 +907,11 @@ void session_accept(struct imap_ctx *ctx, struct conn *c, bool implicit_tls)
 	s->metrics_state = METRICS_STATE_NOT_AUTH;
 	metrics_session_enter(METRICS_STATE_NOT_AUTH);
 	metrics_conn_accepted(implicit_tls ? METRICS_LISTENER_IMAPS : METRICS_LISTENER_IMAP);
-	log_info("event=connect sid=%016llx ip=%s port=%u listener=%s", (unsigned long long)s->id,
-		 conn_peer_ip(c), conn_peer_port(c), implicit_tls ? "imaps" : "imap");
 	session_check_limits(s, n);
+	if (s->refuse_text == NULL)
+		log_info("event=connect sid=%016llx ip=%s port=%u listener=%s",
+			 (unsigned long long)s->id, conn_peer_ip(c), conn_peer_port(c),
+			 implicit_tls ? "imaps" : "imap");
 	session_restart_idle_timer(s);
 	if (implicit_tls) {
 		s->tls_pending = true;

@@ -102,6 +102,7 @@ struct session {
 	bool throttle_passed;  /* the held command was admitted: run it */
 	bool throttle_episode; /* a throttle episode is under way */
 	const char *refuse_text; /* static; set when the greeting must be BYE */
+	bool refuse_held; /* refused for its address: BYE after a hold */
 	/* Metrics (metrics/): the state counted in roost_sessions{state}
 	 * (enum metrics_state), and the running command's label and start
 	 * for roost_command_duration_seconds. */

@@ -26,12 +26,21 @@
  * without another one. */
 #define LIMITS_AUTH_FORGET_MS (15u * 60 * 1000)
 #define LIMITS_CONNECT_WINDOW_MS 60000u
+/* Password checks of one address run at once up to this many; more wait
+ * their turn this far apart (limits_auth_delay). */
+#define LIMITS_AUTH_PARALLEL 4u
+#define LIMITS_AUTH_QUEUE_STEP_MS 100u
+/* A flood of refused connections logs one line per address this often. */
+#define LIMITS_REFUSE_LOG_MS 10000
 
 struct limits_entry {
 	struct limits_entry *next; /* hash chain */
 	uint64_t hash;
 	unsigned refs;  /* limits_conns pointing here */
 	unsigned conns; /* connections counted (pre-login for "i", sessions otherwise) */
+	unsigned held;  /* "i": refused connections held before their BYE */
+	uint64_t refuse_log_ms;     /* "i": when a refusal was last logged */
+	unsigned refuse_unlogged;   /* "i": refusals since then */
 	struct limits_conn *sessions; /* "u" and "p": logged-in sessions */
 	/* "u": the user's rates */
 	struct rate_bucket cmd;
@@ -39,6 +48,8 @@ struct limits_entry {
 	/* "i": the address's authentication failures and connection attempts */
 	unsigned auth_failures;
 	uint64_t auth_last_ms;
+	uint64_t auth_next_ms; /* earliest start of the address's next penalized attempt */
+	unsigned auth_pending; /* password checks of the address under way */
 	struct rate_window attempts;
 	char key[]; /* "i<ip>", "u<user>", "p<user>\x1f<ip>" */
 };
@@ -80,6 +91,8 @@ struct limits_conn {
 	struct limits_entry *ip; /* for the whole life of the conn */
 	unsigned ip_shard;
 	bool preauth_counted; /* guarded by the ip shard */
+	bool held;            /* counted in ip->held; guarded by the ip shard */
+	bool auth_pending;    /* counted in ip->auth_pending; guarded by the ip shard */
 	struct limits_entry *user, *userip; /* after login */
 	unsigned user_shard;
 	bool linked; /* counted in user/userip; guarded by the user shard */
@@ -317,6 +330,38 @@ struct limits_conn *limits_conn_new(struct limits *lim, const char *ip, uint64_t
 	return lc;
 }
 
+bool limits_refusal_log_due(struct limits_conn *lc, uint64_t now_ms, unsigned *unlogged_r)
+{
+	struct limits_shard *sh = &lc->lim->shards[lc->ip_shard];
+	pthread_mutex_lock(&sh->lock);
+	struct limits_entry *e = lc->ip;
+	bool due = e->refuse_log_ms == 0 || now_ms - e->refuse_log_ms >= LIMITS_REFUSE_LOG_MS;
+	*unlogged_r = e->refuse_unlogged;
+	if (due) {
+		e->refuse_log_ms = now_ms;
+		e->refuse_unlogged = 0;
+	} else {
+		e->refuse_unlogged++;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return due;
+}
+
+bool limits_conn_hold(struct limits_conn *lc)
+{
+	struct limits *lim = lc->lim;
+	unsigned max = atomic_load(&lim->set.max_ip_preauth);
+	struct limits_shard *sh = &lim->shards[lc->ip_shard];
+	pthread_mutex_lock(&sh->lock);
+	if (!lc->held && (max == 0 || lc->ip->held < max)) {
+		lc->ip->held++;
+		lc->held = true;
+	}
+	bool held = lc->held;
+	pthread_mutex_unlock(&sh->lock);
+	return held;
+}
+
 void *limits_conn_owner(const struct limits_conn *lc)
 {
 	return lc->owner;
@@ -418,6 +463,10 @@ void limits_conn_free(struct limits_conn **lcp)
 	pthread_mutex_lock(&ish->lock);
 	if (lc->preauth_counted)
 		lc->ip->conns--;
+	if (lc->held)
+		lc->ip->held--;
+	if (lc->auth_pending)
+		lc->ip->auth_pending--;
 	limits_entry_put(lim, ish, lc->ip, now_ms);
 	pthread_mutex_unlock(&ish->lock);
 	lc->user = lc->userip = lc->ip = NULL;
@@ -534,19 +583,45 @@ uint64_t limits_auth_delay(struct limits_conn *lc, uint64_t now_ms)
 	struct limits_entry *e = lc->ip;
 	if (e->auth_failures > 0 && now_ms - e->auth_last_ms >= LIMITS_AUTH_FORGET_MS)
 		e->auth_failures = 0;
-	unsigned failures = e->auth_failures;
+	/* The delay before attempt n+1 is the penalty of n+1 failures. And
+	 * penalized attempts of one address take turns: each gets its own
+	 * slot, a penalty apart, so a brute force over many parallel
+	 * connections is as slow as one over a single connection, and its
+	 * password checks never arrive in bursts that would crowd the auth
+	 * pool other clients' logins share. */
+	uint64_t penalty = limits_auth_penalty(e->auth_failures + 1,
+					       atomic_load(&lim->set.auth_fail_delay_ms),
+					       atomic_load(&lim->set.auth_fail_delay_max_ms));
+	/* Many checks at once from one address (a brute force's first wave,
+	 * before any failure is known) queue too, a short step apart; a
+	 * household's few devices logging in together never notice. */
+	if (penalty == 0 && e->auth_pending >= LIMITS_AUTH_PARALLEL)
+		penalty = LIMITS_AUTH_QUEUE_STEP_MS;
+	if (!lc->auth_pending) {
+		e->auth_pending++;
+		lc->auth_pending = true;
+	}
+	uint64_t start = now_ms + penalty;
+	if (penalty > 0) {
+		if (e->auth_next_ms > start)
+			start = e->auth_next_ms;
+		e->auth_next_ms = start + penalty;
+	}
 	pthread_mutex_unlock(&sh->lock);
-	/* The delay before attempt n+1 is the penalty of n+1 failures. */
-	return limits_auth_penalty(failures + 1, atomic_load(&lim->set.auth_fail_delay_ms),
-				   atomic_load(&lim->set.auth_fail_delay_max_ms));
+	return start - now_ms;
 }
 
 void limits_auth_result(struct limits_conn *lc, bool ok, uint64_t now_ms)
 {
 	struct limits_shard *sh = &lc->lim->shards[lc->ip_shard];
 	pthread_mutex_lock(&sh->lock);
+	if (lc->auth_pending) {
+		lc->ip->auth_pending--;
+		lc->auth_pending = false;
+	}
 	if (ok) {
 		lc->ip->auth_failures = 0;
+		lc->ip->auth_next_ms = 0;
 	} else {
 		lc->ip->auth_failures++;
 		lc->ip->auth_last_ms = now_ms;

@@ -125,9 +125,21 @@ void limits_conn_touch(struct limits_conn *lc, uint64_t now_ms);
  * or LIMITS_REFUSE_USER / LIMITS_REFUSE_USERIP (nothing changed). */
 enum limits_refuse limits_conn_login(struct limits_conn *lc, const char *user, uint64_t now_ms);
 
-/* Authentication penalty of lc's address: the delay before its next
- * password check, from its consecutive failures (0, 0, d, 2d, 4d ... up
- * to the cap). */
+/* A connection refused for its address (rate or pre-login count) may be
+ * held a moment before its BYE, so a client that reconnects at once on
+ * refusal slows down instead of costing an accept per retry: true when
+ * it may be held (at most max_ip_preauth held per address; beyond that
+ * the refusal must be immediate, so held descriptors stay bounded). */
+bool limits_conn_hold(struct limits_conn *lc);
+/* Whether a refusal of lc's address should be logged now: the first one,
+ * then at most one every 10 s (no log floods); *unlogged_r is the number
+ * of refusals not logged since the last line. */
+bool limits_refusal_log_due(struct limits_conn *lc, uint64_t now_ms, unsigned *unlogged_r);
+
+/* Authentication penalty of lc's address: the delay before this password
+ * check, from its consecutive failures (0, 0, d, 2d, 4d ... up to the
+ * cap). Penalized checks of one address are spaced a penalty apart, so
+ * parallel connections wait for their turn. */
 uint64_t limits_auth_delay(struct limits_conn *lc, uint64_t now_ms);
 /* Records the outcome of a password check from lc's address (success
  * resets the penalty). */

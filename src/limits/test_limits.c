@@ -149,13 +149,33 @@ static void test_auth_penalty(void)
 	test_assert(limits_auth_delay(a, 0) == 0);
 	limits_auth_result(a, false, 0);
 	test_assert(limits_auth_delay(b, 0) == 100); /* shared by the address */
-	limits_auth_result(b, false, 0);
-	test_assert(limits_auth_delay(a, 0) == 200);
-	limits_auth_result(a, false, 0);
-	test_assert(limits_auth_delay(a, 0) == 300);
-	test_assert(limits_auth_delay(o, 0) == 0); /* other address untouched */
-	limits_auth_result(b, true, 0);
-	test_assert(limits_auth_delay(a, 0) == 0);
+	limits_auth_result(b, false, 100);
+	test_assert(limits_auth_delay(a, 100) == 200);
+	limits_auth_result(a, false, 300);
+	test_assert(limits_auth_delay(a, 300) == 300); /* capped */
+	/* Parallel attempts of one address take turns, a penalty apart. */
+	test_assert(limits_auth_delay(b, 300) == 600);
+	test_assert(limits_auth_delay(o, 300) == 0); /* other address untouched */
+	limits_auth_result(b, true, 900);
+	test_assert(limits_auth_delay(a, 900) == 0);
+	limits_auth_result(a, true, 900);
+	/* No failure known yet: 4 checks of one address run at once, more
+	 * queue a step apart; another address is not affected. */
+	struct limits_conn *w[6];
+	for (int i = 0; i < 6; i++)
+		w[i] = conn(lim, "5.5.5.5", 1000, NULL, &r);
+	for (int i = 0; i < 4; i++)
+		test_assert(limits_auth_delay(w[i], 1000) == 0);
+	test_assert(limits_auth_delay(w[4], 1000) == 100);
+	test_assert(limits_auth_delay(w[5], 1000) == 200);
+	test_assert(limits_auth_delay(o, 1000) == 0);
+	for (int i = 0; i < 3; i++)
+		limits_auth_result(w[i], true, 1000);
+	struct limits_conn *x = conn(lim, "5.5.5.5", 1000, NULL, &r);
+	test_assert(limits_auth_delay(x, 1000) == 0); /* checks ended: a free slot again */
+	limits_conn_free(&x);
+	for (int i = 0; i < 6; i++)
+		limits_conn_free(&w[i]); /* frees the pending counts it still holds */
 	limits_conn_free(&a);
 	limits_conn_free(&b);
 	limits_conn_free(&o);

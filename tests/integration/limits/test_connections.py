@@ -52,6 +52,27 @@ class ConnectRate(ServerTestCase):
         self.assertRegex(greetings[-1], r"^\* BYE \[UNAVAILABLE\] .*attempts")
         self.assertIn("reason=ip_rate", self.server.log())
 
+    def test_flood_is_held_and_logged_once(self):
+        """A client that reconnects as soon as it is refused: each refused
+        connection waits ~1 s for its BYE (a tarpit: retrying at once gains
+        nothing), and the flood logs one refusal line, not one per
+        connection (the rest are counted in the next line's
+        refused_unlogged)."""
+        for _ in range(3):  # use up the attempts of this minute
+            self.connect(read_greeting=False).close()
+        before = self.server.log().count("event=refused")
+        waits = []
+        for _ in range(5):
+            c = self.connect(read_greeting=False)
+            t0 = time.monotonic()
+            self.assertRegex(c.greeting(), r"^\* BYE \[UNAVAILABLE\]")
+            waits.append(time.monotonic() - t0)
+            c.close()
+        self.assertGreaterEqual(min(waits), 0.8, waits)
+        self.assertLessEqual(max(waits), 3.0, waits)
+        time.sleep(0.2)
+        self.assertLessEqual(self.server.log().count("event=refused") - before, 1)
+
 
 class MaxConnectionsImaps(ServerTestCase):
     settings = {"max_connections": "1", "connect_rate_per_ip": "0"}
