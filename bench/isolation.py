@@ -465,8 +465,10 @@ def setup(a):
     metrics_port = free_ports(1)[0]
     # The server's own defaults, except what the harness must set (paths,
     # ports); password_scheme back to the server default (ARGON2ID).
-    srv = RoostServer(settings={"password_scheme": None, "log_level": None,
-                                "metrics_listen": f"127.0.0.1:{metrics_port}"})
+    settings = {"password_scheme": None, "log_level": None,
+                "metrics_listen": f"127.0.0.1:{metrics_port}"}
+    settings.update(kv.split("=", 1) for kv in a.set)  # --set: experiments only
+    srv = RoostServer(settings=settings)
     users = {f"good{i}": GOOD_PW % i for i in range(a.good)}
     users.update(dict([ABUSER, FLOOD]))
     for name, pw in users.items():
@@ -576,6 +578,8 @@ def main():
     ap.add_argument("--head-start", type=float, default=3.0)
     ap.add_argument("--settle", type=float, default=3.0)
     ap.add_argument("--cooldown", type=float, default=2.0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a server setting (to try governance values)")
     # internal: sub-process roles
     ap.add_argument("--role", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
