@@ -246,6 +246,10 @@ void store_maildir_index_rollback(struct smd_user *u);
 enum store_err store_maildir_index_mbox(struct smd_user *u, const char *name, int64_t id,
                                         struct smi_mbox *m_r);
 void store_maildir_index_mbox_free(struct smi_mbox *m);
+/* Loads a selectable mailbox's row after picking up its new/ deliveries
+ * (SELECT, STATUS). NOTFOUND, NOSELECT, or IO; free *m_r on STORE_OK. */
+enum store_err store_maildir_mbox_load_synced(struct smd_user *u, const char *name,
+					      struct smi_mbox *m_r);
 enum store_err store_maildir_index_set_next(struct smd_user *u, int64_t id, uint32_t uidnext,
                                             uint64_t modseq);
 /* Makes later UIDVALIDITYs exceed v (one read back from a directory). */

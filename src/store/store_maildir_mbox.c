@@ -254,17 +254,24 @@ enum store_err store_maildir_mbox_subscribe(struct store_user *pu, const char *n
 
 /* --- STATUS --- */
 
+enum store_err store_maildir_mbox_load_synced(struct smd_user *u, const char *name,
+					      struct smi_mbox *m_r)
+{
+	enum store_err err = store_maildir_index_mbox(u, name, 0, m_r);
+	if (err == STORE_OK && m_r->noselect)
+		err = STORE_ERR_NOSELECT;
+	if (err == STORE_OK)
+		err = store_maildir_append_sync_new(u, m_r->id);
+	store_maildir_index_mbox_free(m_r);
+	if (err == STORE_OK)
+		err = store_maildir_index_mbox(u, name, 0, m_r); /* uidnext moved */
+	return err;
+}
+
 static enum store_err smb_status(struct smd_user *u, const char *name, struct store_status *r)
 {
 	struct smi_mbox m;
-	enum store_err err = store_maildir_index_mbox(u, name, 0, &m);
-	if (err == STORE_OK && m.noselect)
-		err = STORE_ERR_NOSELECT;
-	if (err == STORE_OK)
-		err = store_maildir_append_sync_new(u, m.id);
-	store_maildir_index_mbox_free(&m);
-	if (err == STORE_OK)
-		err = store_maildir_index_mbox(u, name, 0, &m);
+	enum store_err err = store_maildir_mbox_load_synced(u, name, &m);
 	if (err != STORE_OK)
 		return err;
 	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MSG_STATUS);

@@ -87,14 +87,7 @@ static enum store_err smg_open(struct smd_user *u, const char *name, bool claim_
                                struct smd_mailbox **mb_r, struct store_mailbox_info *info)
 {
 	struct smi_mbox m;
-	enum store_err err = store_maildir_index_mbox(u, name, 0, &m);
-	if (err == STORE_OK && m.noselect)
-		err = STORE_ERR_NOSELECT;
-	if (err == STORE_OK)
-		err = store_maildir_append_sync_new(u, m.id);
-	store_maildir_index_mbox_free(&m);
-	if (err == STORE_OK)
-		err = store_maildir_index_mbox(u, name, 0, &m);
+	enum store_err err = store_maildir_mbox_load_synced(u, name, &m);
 	if (err != STORE_OK)
 		return err;
 	info->recent_uid = UINT32_MAX;
