@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,6 +45,7 @@
 struct passdb_entry {
 	const char *user; /* NUL-terminated, inside passdb.data */
 	const char *hash; /* NUL-terminated, inside passdb.data */
+	const char *extra; /* the extra fields (8th field on), "" when none */
 	uint32_t hashval;
 	unsigned line; /* for "duplicate user" messages */
 };
@@ -276,6 +278,27 @@ static const struct passdb_entry *passdb_find(const struct passdb *db, const cha
 	return NULL;
 }
 
+/* The extra fields of a line whose fields are already cut: the text
+ * after the 6th ':' of ":uid:gid:gecos:home:shell:extra" (the extra
+ * fields may contain ':' themselves, e.g. "userdb_quota_rule=*:storage=1G"),
+ * without a trailing CR; "" when the line has none. */
+static const char *passdb_extra_field(const struct passdb_line *l)
+{
+	if (l->rest_len == 0)
+		return "";
+	char *p = (char *)l->rest + 1, *end = (char *)l->rest + l->rest_len;
+	for (int colons = 1; colons < 6; colons++) {
+		p = memchr(p, ':', (size_t)(end - p));
+		if (p == NULL)
+			return "";
+		p++;
+	}
+	if (end > p && end[-1] == '\r')
+		end--;
+	*end = '\0';
+	return p;
+}
+
 /* Adds the parsed line l (its strings already NUL-terminated in place).
  * Returns the line of an earlier entry for the same user, or 0. */
 static unsigned passdb_insert(struct passdb *db, const struct passdb_line *l, unsigned line)
@@ -290,6 +313,7 @@ static unsigned passdb_insert(struct passdb *db, const struct passdb_line *l, un
 	struct passdb_entry *e = &db->entries[db->n_entries++];
 	e->user = l->user;
 	e->hash = l->hash;
+	e->extra = passdb_extra_field(l);
 	e->hashval = hashval;
 	e->line = line;
 	db->slots[i] = (uint32_t)db->n_entries;
@@ -369,6 +393,104 @@ const char *passdb_lookup(const struct passdb *db, const char *user)
 {
 	const struct passdb_entry *e = passdb_find(db, user, passdb_hash_name(user, strlen(user)));
 	return e != NULL ? e->hash : NULL;
+}
+
+/* Parses a Dovecot quota limit: digits with an optional b/k/m/g/t suffix
+ * (powers of 1024), unit_default applied without one; "none" and
+ * "unlimited" are 0. */
+static int passdb_quota_value(const char *v, size_t len, uint64_t unit_default, uint64_t *r)
+{
+	if ((len == 4 && strncasecmp(v, "none", 4) == 0) ||
+	    (len == 9 && strncasecmp(v, "unlimited", 9) == 0)) {
+		*r = 0;
+		return 0;
+	}
+	uint64_t n = 0;
+	size_t i = 0;
+	for (; i < len && v[i] >= '0' && v[i] <= '9'; i++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (i == 0 || i + 1 < len)
+		return -1;
+	uint64_t unit = unit_default;
+	if (i < len) {
+		const char *units = "bkmgt", *u = memchr(units, v[i] | 0x20, 5);
+		if (u == NULL)
+			return -1;
+		unit = (uint64_t)1 << (10 * (u - units));
+	}
+	if (n > UINT64_MAX / unit)
+		return -1;
+	*r = n * unit;
+	return 0;
+}
+
+/* The limits a rule may set: storage without a unit is in KiB, as in
+ * Dovecot; bytes= in bytes. */
+static const struct {
+	const char *key;
+	uint64_t unit;
+	int bit;
+} passdb_quota_keys[] = {
+	{"storage", 1024, PASSDB_QUOTA_BYTES},
+	{"bytes", 1, PASSDB_QUOTA_BYTES},
+	{"messages", 1, PASSDB_QUOTA_MESSAGES},
+};
+
+/* One rule "*:storage=<size>:messages=<n>" (Dovecot's quota_rule for all
+ * mailboxes). Returns the PASSDB_QUOTA_* bits set, or -1. */
+static int passdb_quota_rule(const char *rule, size_t len, uint64_t *bytes_r, uint64_t *messages_r)
+{
+	if (len < 2 || rule[0] != '*' || rule[1] != ':')
+		return -1;
+	int found = 0;
+	const char *p = rule + 2, *end = rule + len;
+	while (p < end) {
+		const char *c = memchr(p, ':', (size_t)(end - p));
+		const char *e = c != NULL ? c : end, *eq = memchr(p, '=', (size_t)(e - p));
+		if (eq == NULL)
+			return -1;
+		size_t klen = (size_t)(eq - p), k = 0, nk = sizeof(passdb_quota_keys) /
+		                                                sizeof(passdb_quota_keys[0]);
+		while (k < nk && (strlen(passdb_quota_keys[k].key) != klen ||
+		                  strncmp(p, passdb_quota_keys[k].key, klen) != 0))
+			k++;
+		if (k == nk)
+			return -1;
+		uint64_t *out = passdb_quota_keys[k].bit == PASSDB_QUOTA_BYTES ? bytes_r : messages_r;
+		if (passdb_quota_value(eq + 1, (size_t)(e - eq - 1), passdb_quota_keys[k].unit, out) < 0)
+			return -1;
+		found |= passdb_quota_keys[k].bit;
+		p = e + 1;
+	}
+	return found;
+}
+
+int passdb_lookup_quota(const struct passdb *db, const char *user, uint64_t *bytes_r,
+                        uint64_t *messages_r)
+{
+	const struct passdb_entry *e = passdb_find(db, user, passdb_hash_name(user, strlen(user)));
+	if (e == NULL)
+		return 0;
+	static const char *const keys[] = {"userdb_quota_rule=", "quota_rule="};
+	int found = 0;
+	for (const char *p = e->extra; *p != '\0';) {
+		size_t len = strcspn(p, " \t");
+		for (size_t k = 0; k < 2; k++) {
+			size_t kl = strlen(keys[k]);
+			if (len < kl || strncmp(p, keys[k], kl) != 0)
+				continue;
+			int r = passdb_quota_rule(p + kl, len - kl, bytes_r, messages_r);
+			if (r < 0)
+				return -1;
+			found |= r;
+		}
+		p += len;
+		p += strspn(p, " \t");
+	}
+	return found;
 }
 
 size_t passdb_count(const struct passdb *db)

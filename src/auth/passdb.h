@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct passdb;
 
@@ -29,6 +30,17 @@ void passdb_unref(struct passdb **db);
  * Valid while the caller holds a reference. */
 const char *passdb_lookup(const struct passdb *db, const char *user);
 size_t passdb_count(const struct passdb *db);
+
+/* The user's quota limits from Dovecot's extra field
+ * "userdb_quota_rule=*:storage=<size>[:messages=<n>]" (or "quota_rule=";
+ * storage without a unit is KiB, suffixes b/k/m/g/t; bytes=<n> is bytes;
+ * 0, "none" or "unlimited" = no limit). Sets only the values the rule
+ * gives and returns which (PASSDB_QUOTA_* bits; 0 when the user has no
+ * rule or does not exist), or -1 for a rule that cannot be parsed. */
+#define PASSDB_QUOTA_BYTES 1
+#define PASSDB_QUOTA_MESSAGES 2
+int passdb_lookup_quota(const struct passdb *db, const char *user, uint64_t *bytes_r,
+			uint64_t *messages_r);
 
 /* Whether name is acceptable as a user name (see above). */
 bool passdb_user_name_valid(const char *name);

@@ -403,8 +403,43 @@ static void test_edit_then_verify(void)
 	remove_dir();
 }
 
+static void test_quota_rule(void)
+{
+	fresh_dir();
+	test_begin("passdb: userdb_quota_rule extra field");
+	write_file(path,
+	           "a:{PLAIN}x:1000:1000::/home/a::userdb_quota_rule=*:storage=10M\n"
+	           "b:{PLAIN}x:::::: userdb_foo=1 quota_rule=*:storage=2048:messages=7\r\n"
+	           "c:{PLAIN}x::::::userdb_quota_rule=*:storage=0\n"
+	           "d:{PLAIN}x\n"
+	           "e:{PLAIN}x::::::userdb_quota_rule=*:storage=5x\n"
+	           "f:{PLAIN}x::::::userdb_quota_rule=*:bytes=1000:messages=none\n",
+	           0600);
+	const char *error = NULL;
+	struct passdb *db = passdb_load(path, &error);
+	test_assert(db != NULL);
+	uint64_t b = 1, m = 1;
+	test_assert(db != NULL && passdb_lookup_quota(db, "a", &b, &m) == PASSDB_QUOTA_BYTES);
+	test_assert(b == 10u << 20 && m == 1);
+	test_assert(db != NULL && passdb_lookup_quota(db, "b", &b, &m) == 3);
+	test_assert(b == 2048u * 1024 && m == 7);
+	test_assert(db != NULL && passdb_lookup_quota(db, "c", &b, &m) == PASSDB_QUOTA_BYTES);
+	test_assert(b == 0);
+	b = m = 5;
+	test_assert(db != NULL && passdb_lookup_quota(db, "d", &b, &m) == 0 && b == 5 && m == 5);
+	test_assert(db != NULL && passdb_lookup_quota(db, "nobody", &b, &m) == 0);
+	test_assert(db != NULL && passdb_lookup_quota(db, "e", &b, &m) == -1);
+	test_assert(db != NULL && passdb_lookup_quota(db, "f", &b, &m) == 3);
+	test_assert(b == 1000 && m == 0);
+	test_assert(db != NULL && strcmp(passdb_lookup(db, "a"), "{PLAIN}x") == 0);
+	passdb_unref(&db);
+	test_end();
+	remove_dir();
+}
+
 int main(void)
 {
+	test_quota_rule();
 	test_load();
 	test_load_empty_and_many();
 	test_load_errors();

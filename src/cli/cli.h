@@ -7,6 +7,7 @@
  *   roost user del     NAME [-c FILE]
  *   roost who          [-c FILE]                     list the live sessions
  *   roost kick         USER [IP] [-c FILE]           end a user's sessions
+ *   roost import-maildir --user USER [-c FILE] PATH  import a Dovecot Maildir
  *   roost version
  *
  * Without -c, ./var/roost.conf is used when it exists, else
@@ -43,6 +44,7 @@ int cli_check_config(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_who(int argc, char **argv);
 int cli_kick(int argc, char **argv);
+int cli_import_maildir(int argc, char **argv);
 
 struct buf;
 /* Sends request (one line) to the running server's control socket

@@ -18,6 +18,7 @@
 #include "imap/commands.h"
 #include "imap/imap.h"
 #include "lib/log.h"
+#include "lmtp/lmtp.h"
 #include "metrics/metrics.h"
 #include "metrics/metrics_http.h"
 #include "net/server.h"
@@ -81,6 +82,80 @@ static int serve_metrics_start(const struct config *cfg, struct metrics_http **h
 	return 0;
 }
 
+static struct passdb *serve_passdb_get(void *ctx)
+{
+	return imap_ctx_passdb(ctx);
+}
+
+/* LMTP (lmtp/lmtp.h) shares the IMAP context's store, store pool, limits
+ * and session count; its listeners are extra listeners of the one server. */
+static struct lmtp_ctx *serve_lmtp_new(struct config *cfg, const struct cli_opts *opts,
+				       struct imap_ctx *ctx)
+{
+	struct lmtp_params lp = {
+		.cfg = cfg,
+		.config_path = cfg->config_path,
+		.overrides = opts->overrides,
+		.n_overrides = opts->n_overrides,
+		.store = ctx->store,
+		.store_pool = ctx->store_pool,
+		.limits = ctx->limits,
+		.sessions = &ctx->sessions,
+		.passdb_get = serve_passdb_get,
+		.passdb_ctx = ctx,
+	};
+	return lmtp_ctx_new(&lp);
+}
+
+/* Binds every listener and starts the admin socket, then drops
+ * privileges. Returns -1 after printing why. */
+static int serve_setup(struct config *cfg, struct imap_ctx *ctx, struct lmtp_ctx *lmtp,
+		       const char *lmtp_sock, struct net_server **srv_r,
+		       struct metrics_http **metrics_r, struct admin_server **admin_r)
+{
+	char *err = NULL;
+	struct net_extra_listener lmtp_listener = {
+		.name = "lmtp",
+		.listen = cfg->lmtp_listen,
+		.unix_path = lmtp_sock,
+		.unix_mode = 0660,
+		.proto = &lmtp_protocol,
+		.proto_ctx = lmtp,
+	};
+	struct net_server_params params = {
+		.imap_listen = cfg->imap_listen,
+		.imaps_listen = cfg->imaps_listen,
+		.extra = &lmtp_listener,
+		.n_extra = 1,
+		.threads = cfg->threads,
+		.shutdown_grace_ms = 5000,
+		.proto = &imap_protocol,
+		.proto_ctx = ctx,
+	};
+	*srv_r = net_server_new(&params, &err);
+	if (*srv_r == NULL)
+		goto fail;
+	if (serve_metrics_start(cfg, metrics_r) < 0)
+		return -1;
+	/* The control socket (imap/admin.h) is made before privileges are
+	 * dropped, like the listeners, and given to run_user: only that uid
+	 * and root may use it. */
+	char sock[4096];
+	snprintf(sock, sizeof(sock), "%s/control.sock", cfg->state_dir);
+	*admin_r = admin_start(ctx, sock, &err);
+	if (*admin_r == NULL)
+		goto fail;
+	if (serve_chown_socket(sock, cfg->run_user) < 0 ||
+	    (lmtp_sock[0] != '\0' && serve_chown_socket(lmtp_sock, cfg->run_user) < 0) ||
+	    serve_drop_privileges(cfg->run_user) < 0)
+		return -1;
+	return 0;
+fail:
+	fprintf(stderr, "roost: %s\n", err);
+	free(err);
+	return -1;
+}
+
 static int serve_run(struct config *cfg, const struct cli_opts *opts)
 {
 	char *err = NULL;
@@ -93,59 +168,30 @@ static int serve_run(struct config *cfg, const struct cli_opts *opts)
 		free(err);
 		return 1;
 	}
-	struct net_server_params params = {
-		.imap_listen = cfg->imap_listen,
-		.imaps_listen = cfg->imaps_listen,
-		.threads = cfg->threads,
-		.shutdown_grace_ms = 5000,
-		.proto = &imap_protocol,
-		.proto_ctx = ctx,
-	};
-	struct net_server *srv = net_server_new(&params, &err);
-	if (srv == NULL) {
-		fprintf(stderr, "roost: %s\n", err);
-		free(err);
-		imap_ctx_free(&ctx);
-		return 1;
-	}
+	struct lmtp_ctx *lmtp = serve_lmtp_new(cfg, opts, ctx);
+	char *lmtp_sock = lmtp_socket_path(cfg);
+	struct net_server *srv = NULL;
 	struct metrics_http *metrics = NULL;
-	if (serve_metrics_start(cfg, &metrics) < 0) {
-		net_server_free(&srv);
-		imap_ctx_free(&ctx);
-		return 1;
+	struct admin_server *admin = NULL;
+	int status = 1;
+	if (serve_setup(cfg, ctx, lmtp, lmtp_sock, &srv, &metrics, &admin) == 0) {
+		log_info("event=start version=%s threads=%u pid=%d", ROOST_VERSION,
+			 net_server_threads(srv), (int)getpid());
+		net_server_run(srv);
+		status = 0;
 	}
-	/* The control socket (imap/admin.h) is made before privileges are
-	 * dropped, like the listeners, and given to run_user: only that uid
-	 * and root may use it. */
-	char sock[4096];
-	snprintf(sock, sizeof(sock), "%s/control.sock", cfg->state_dir);
-	struct admin_server *admin = admin_start(ctx, sock, &err);
-	if (admin == NULL) {
-		fprintf(stderr, "roost: %s\n", err);
-		free(err);
+	if (metrics != NULL)
 		metrics_http_stop(&metrics);
-		net_server_free(&srv);
-		imap_ctx_free(&ctx);
-		return 1;
-	}
-	if (serve_chown_socket(sock, cfg->run_user) < 0 ||
-	    serve_drop_privileges(cfg->run_user) < 0) {
+	if (admin != NULL)
 		admin_stop(&admin);
-		metrics_http_stop(&metrics);
-		net_server_free(&srv);
-		imap_ctx_free(&ctx);
-		return 1;
-	}
-	log_info("event=start version=%s threads=%u pid=%d", ROOST_VERSION,
-		 net_server_threads(srv), (int)getpid());
-	net_server_run(srv);
-	metrics_http_stop(&metrics);
-	admin_stop(&admin);
 	imap_ctx_stop_workers(ctx);
 	net_server_free(&srv);
+	lmtp_ctx_free(&lmtp);
 	imap_ctx_free(&ctx);
-	log_info("event=stopped");
-	return 0;
+	free(lmtp_sock);
+	if (status == 0)
+		log_info("event=stopped");
+	return status;
 }
 
 int cli_serve(int argc, char **argv)

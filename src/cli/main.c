@@ -12,6 +12,7 @@ static int usage(FILE *out, int status)
 		     "       roost user del NAME [-c FILE]\n"
 		     "       roost who [-c FILE]\n"
 		     "       roost kick USER [IP] [-c FILE]\n"
+		     "       roost import-maildir --user USER [-c FILE] PATH\n"
 		     "       roost version\n");
 	return status;
 }
@@ -31,6 +32,8 @@ int main(int argc, char **argv)
 		return cli_who(argc - 2, argv + 2);
 	if (strcmp(cmd, "kick") == 0)
 		return cli_kick(argc - 2, argv + 2);
+	if (strcmp(cmd, "import-maildir") == 0)
+		return cli_import_maildir(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("roost %s\n", ROOST_VERSION);
 		return 0;

@@ -125,6 +125,13 @@ static const struct option options[] = {
 	TYPED(OPT_BOOL, mail_fsync, "yes",
 	      "fsync message files and the index before acknowledging APPEND/COPY/MOVE; "
 	      "turn off only for throwaway test data"),
+	NUMBER(OPT_SIZE, mail_quota, "0", 0, SIZE_MAX,
+	       "storage quota of each user (sum of message sizes); APPEND/COPY/delivery over it "
+	       "is refused; the passwd-file extra field userdb_quota_rule=*:storage=<size> "
+	       "overrides it per user; 0 = unlimited"),
+	NUMBER(OPT_UINT, mail_quota_messages, "0", 0, 4294967295u,
+	       "message-count quota of each user; userdb_quota_rule=*:messages=<n> overrides it "
+	       "per user; 0 = unlimited"),
 	NUMBER(OPT_UINT, store_workers, "0", 0, 1024,
 	       "threads for blocking mail store writes (fsync); 0 = one per CPU core"),
 	TYPED(OPT_PATH, state_dir, "state", "directory for the control socket and runtime files"),
@@ -186,6 +193,13 @@ static const struct option options[] = {
 	       "command waits; 0 = no limit"),
 	NUMBER(OPT_DURATION, bandwidth_window, "60s", 1, DURATION_MAX,
 	       "length of the rolling window of download_limit and upload_limit"),
+	NUMBER(OPT_UINT, user_cpu_percent, "25", 0, 100,
+	       "share of one network thread's time (percent) one user's commands may take, "
+	       "sustained; a bulk FETCH or SEARCH beyond it continues in spaced slices; 0 or 100 "
+	       "= no limit"),
+	NUMBER(OPT_UINT, user_cpu_burst_ms, "2000", 1, 3600000,
+	       "thread time in milliseconds one user may take at once before user_cpu_percent "
+	       "applies"),
 	NUMBER(OPT_DURATION, preauth_timeout, "60s", 1, DURATION_MAX,
 	       "idle time allowed before login"),
 	NUMBER(OPT_DURATION, idle_timeout, "30m", 1, DURATION_MAX,
@@ -206,6 +220,25 @@ static const struct option options[] = {
 	      "on loopback or a private network; empty = off; restart to change"),
 	NUMBER(OPT_DURATION, metrics_timeout, "10s", 1, 3600,
 	       "time a metrics HTTP connection may take to send its request and read the answer"),
+	/* LMTP delivery (issue 5) */
+	STRING(lmtp_socket, "lmtp.sock", NULL,
+	       "LMTP unix socket (mode 0660) for the MTA; a relative path is inside state_dir; "
+	       "empty = none; restart to change"),
+	TYPED(OPT_LISTEN, lmtp_listen, "",
+	      "LMTP TCP listeners, same syntax as imap_listen; keep them on loopback; empty = none; "
+	      "restart to change"),
+	NUMBER(OPT_SIZE, lmtp_max_message_size, "50m", 1024, SIZE_MAX,
+	       "largest message LMTP accepts (SIZE in LHLO); larger ones get 552 5.3.4"),
+	NUMBER(OPT_UINT, lmtp_max_recipients, "100", 1, 100000,
+	       "recipients of one LMTP transaction; further RCPTs get 452 4.5.3"),
+	NUMBER(OPT_DURATION, lmtp_timeout, "5m", 1, DURATION_MAX,
+	       "idle time allowed to an LMTP client before 421 and close"),
+	STRING(lmtp_detail_separator, "+", NULL,
+	       "characters that separate user and detail in a local part (user+detail); empty = "
+	       "none; restart to change"),
+	TYPED(OPT_BOOL, lmtp_detail_to_folder, "yes",
+	      "deliver user+detail@domain into the user's folder named detail when it exists "
+	      "(else INBOX)"),
 };
 /* clang-format on */
 

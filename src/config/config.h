@@ -55,6 +55,8 @@ struct config {
 	/* storage */
 	char *mail_root;         /* default "mail" */
 	bool mail_fsync;         /* default yes */
+	size_t mail_quota;       /* bytes per user; 0 = unlimited (default) */
+	unsigned mail_quota_messages; /* messages per user; 0 = unlimited (default) */
 	unsigned store_workers;  /* threads for store writes; 0 = number of cores */
 	char *state_dir;         /* default "state" (control socket, runtime files) */
 
@@ -88,6 +90,8 @@ struct config {
 	size_t download_limit;
 	size_t upload_limit;
 	unsigned bandwidth_window;
+	unsigned user_cpu_percent;
+	unsigned user_cpu_burst_ms;
 
 	/* timeouts (seconds) */
 	unsigned preauth_timeout; /* default 60 */
@@ -99,6 +103,15 @@ struct config {
 	/* metrics (metrics/): Prometheus endpoint */
 	char *metrics_listen;     /* default "127.0.0.1:9143"; empty = off */
 	unsigned metrics_timeout; /* seconds a scrape connection may take; default 10 */
+
+	/* LMTP delivery (lmtp/) */
+	char *lmtp_socket;             /* default "lmtp.sock" (inside state_dir); "" = none */
+	char *lmtp_listen;             /* TCP listeners; default "" */
+	size_t lmtp_max_message_size;  /* default 50m */
+	unsigned lmtp_max_recipients;  /* default 100 */
+	unsigned lmtp_timeout;         /* seconds; default 300 */
+	char *lmtp_detail_separator;   /* default "+" */
+	bool lmtp_detail_to_folder;    /* default yes */
 
 	/* where the config came from, for relative paths and messages */
 	char *config_path;

@@ -32,7 +32,7 @@ static const char *const cmd_mailbox_status_names[CMD_STATUS_COUNT_] = {
 	[CMD_STATUS_MESSAGES] = "MESSAGES", [CMD_STATUS_UIDNEXT] = "UIDNEXT",
 	[CMD_STATUS_UIDVALIDITY] = "UIDVALIDITY", [CMD_STATUS_UNSEEN] = "UNSEEN",
 	[CMD_STATUS_DELETED] = "DELETED",   [CMD_STATUS_SIZE] = "SIZE",
-	[CMD_STATUS_RECENT] = "RECENT",
+	[CMD_STATUS_RECENT] = "RECENT", [CMD_STATUS_DELETED_STORAGE] = "DELETED-STORAGE",
 };
 
 static int cmd_mailbox_status_lookup(const struct imap_arg *arg)
@@ -59,7 +59,7 @@ bool cmd_mailbox_status_parse(const struct session *s, const struct imap_arg *ar
 		int item = cmd_mailbox_status_lookup(&arg->list[i]);
 		if (item < 0) {
 			*error_r = "Unknown STATUS item (supported: MESSAGES UIDNEXT UIDVALIDITY "
-				   "UNSEEN DELETED SIZE, and RECENT for IMAP4rev1)";
+				   "UNSEEN DELETED SIZE DELETED-STORAGE, and RECENT for IMAP4rev1)";
 			return false;
 		}
 		/* RFC 9051 §6.3.11 and Appendix E: RECENT is gone from
@@ -87,6 +87,9 @@ static uint64_t cmd_mailbox_status_value(const struct store_status *st, int item
 	case CMD_STATUS_DELETED: return st->deleted;
 	case CMD_STATUS_SIZE: return st->size;
 	case CMD_STATUS_RECENT: return st->recent;
+	/* RFC 9208 §4.2.1: the STORAGE units (1024 octets) an EXPUNGE
+	 * would free, rounded down like GETQUOTA's figures. */
+	case CMD_STATUS_DELETED_STORAGE: return st->deleted_size / 1024;
 	}
 	return 0;
 }

@@ -24,7 +24,8 @@ bool cmd_mailbox_name(struct session *s, const struct imap_command *cmd,
 /* Replies "NO [CANNOT] <text>" for a refused name. */
 void cmd_mailbox_refused(struct session *s, const struct imap_command *cmd, const char *text);
 
-/* STATUS data items (RFC 9051 §6.3.11, RFC 8438 SIZE, RFC 3501 RECENT). */
+/* STATUS data items (RFC 9051 §6.3.11, RFC 8438 SIZE, RFC 3501 RECENT,
+ * RFC 9208 DELETED-STORAGE). */
 enum cmd_mailbox_status_item {
 	CMD_STATUS_MESSAGES,
 	CMD_STATUS_UIDNEXT,
@@ -33,6 +34,7 @@ enum cmd_mailbox_status_item {
 	CMD_STATUS_DELETED,
 	CMD_STATUS_SIZE,
 	CMD_STATUS_RECENT,
+	CMD_STATUS_DELETED_STORAGE, /* RFC 9208 §4.2.1, in KiB */
 	CMD_STATUS_COUNT_
 };
 

@@ -38,6 +38,10 @@ static const struct cmd_def command_table[] = {
 	{"STATUS", SESSION_AUTH | SESSION_SELECTED, cmd_status},
 	{"APPEND", SESSION_AUTH | SESSION_SELECTED, cmd_append},
 	{"IDLE", SESSION_AUTH | SESSION_SELECTED, cmd_idle},
+	/* RFC 9208 QUOTA */
+	{"GETQUOTA", SESSION_AUTH | SESSION_SELECTED, cmd_getquota},
+	{"GETQUOTAROOT", SESSION_AUTH | SESSION_SELECTED, cmd_getquotaroot},
+	{"SETQUOTA", SESSION_AUTH | SESSION_SELECTED, cmd_setquota},
 	/* RFC 9051 §6.4: selected */
 	{"CHECK", SESSION_SELECTED, cmd_check},
 	{"CLOSE", SESSION_SELECTED, cmd_close},

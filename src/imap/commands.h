@@ -58,6 +58,9 @@ cmd_handler_fn cmd_store;
 cmd_handler_fn cmd_copy;        /* cmd_copy.c */
 cmd_handler_fn cmd_move;        /* cmd_copy.c */
 cmd_handler_fn cmd_uid;
+cmd_handler_fn cmd_getquota;     /* cmd_quota.c */
+cmd_handler_fn cmd_getquotaroot; /* cmd_quota.c */
+cmd_handler_fn cmd_setquota;     /* cmd_quota.c */
 
 /* The commands that have a UID form (RFC 9051 §6.4.9), called by cmd_uid
  * with uid=true and the arguments after the command name, and by their

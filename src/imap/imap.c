@@ -27,6 +27,31 @@ static void imap_settings_apply(struct imap_settings *st, const struct config *c
 	atomic_store(&st->tls_handshake_timeout_s, cfg->tls_handshake_timeout);
 	atomic_store(&st->output_stall_timeout_s, cfg->output_stall_timeout);
 	atomic_store(&st->plaintext_auth, (int)cfg->plaintext_auth);
+	atomic_store(&st->mail_quota, cfg->mail_quota);
+	atomic_store(&st->mail_quota_messages, cfg->mail_quota_messages);
+}
+
+/* store_quota_lookup_fn: mail_quota / mail_quota_messages, overridden by
+ * the user's userdb_quota_rule in the passwd-file. Runs at every
+ * store_user_open (login, delivery), so reloads apply from then on. */
+static void imap_quota_lookup(void *arg, const char *user, uint64_t *bytes_r,
+			      uint64_t *messages_r)
+{
+	struct imap_ctx *ctx = arg;
+	*bytes_r = atomic_load(&ctx->settings.mail_quota);
+	*messages_r = atomic_load(&ctx->settings.mail_quota_messages);
+	struct passdb *db = imap_ctx_passdb(ctx);
+	if (db == NULL)
+		return;
+	uint64_t b = *bytes_r, m = *messages_r;
+	if (passdb_lookup_quota(db, user, &b, &m) < 0) {
+		log_warn("event=quota_rule_invalid user_len=%zu action=default_limits",
+			 strlen(user));
+	} else {
+		*bytes_r = b;
+		*messages_r = m;
+	}
+	passdb_unref(&db);
 }
 
 /* The governance settings (limits/) from the configuration. */
@@ -109,6 +134,7 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 	ctx->passdb = db;
 	pthread_mutex_init(&ctx->passdb_lock, NULL);
 	imap_settings_apply(&ctx->settings, cfg);
+	store_set_quota_lookup(store, imap_quota_lookup, ctx);
 	ctx->limits = limits_new();
 	imap_limits_apply(ctx->limits, cfg);
 	ctx->auth_pool = workpool_new(imap_workers(cfg->auth_workers), "auth");

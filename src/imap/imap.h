@@ -33,6 +33,8 @@ struct imap_settings {
 	atomic_uint tls_handshake_timeout_s;
 	atomic_uint output_stall_timeout_s;
 	atomic_int plaintext_auth; /* enum plaintext_auth */
+	atomic_size_t mail_quota;  /* default per-user limits, 0 = none */
+	atomic_uint mail_quota_messages;
 };
 
 struct imap_ctx {

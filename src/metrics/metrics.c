@@ -46,7 +46,10 @@ enum {
 	SLOT_TLS_HIST = SLOT_TLS_RESULT + 2,
 	SLOT_CMD_HIST = SLOT_TLS_HIST + HIST_SLOTS,
 	SLOT_STORE_HIST = SLOT_CMD_HIST + N_COMMAND_LABELS * HIST_SLOTS,
-	SLOT_COUNT = SLOT_STORE_HIST + METRICS_STORE_OP_COUNT_ * HIST_SLOTS,
+	SLOT_LMTP_SESSIONS = SLOT_STORE_HIST + METRICS_STORE_OP_COUNT_ * HIST_SLOTS,
+	SLOT_LMTP_DELIVERIES,
+	SLOT_LMTP_BYTES = SLOT_LMTP_DELIVERIES + METRICS_LMTP_RESULT_COUNT_,
+	SLOT_COUNT,
 };
 
 struct metrics_shard {
@@ -192,6 +195,17 @@ void metrics_store_op(enum metrics_store_op op, uint64_t duration_ns)
 	metrics_observe(SLOT_STORE_HIST + (size_t)op * HIST_SLOTS, duration_ns);
 }
 
+void metrics_lmtp_session(int delta)
+{
+	metrics_add(SLOT_LMTP_SESSIONS, (uint64_t)(int64_t)delta);
+}
+
+void metrics_lmtp_delivery(enum metrics_lmtp_result result, uint64_t bytes)
+{
+	metrics_add(SLOT_LMTP_DELIVERIES + result, 1);
+	metrics_add(SLOT_LMTP_BYTES, bytes);
+}
+
 /* --- reading --- */
 
 static uint64_t metrics_read(size_t slot)
@@ -325,6 +339,24 @@ static const char *const metrics_store_op_names[METRICS_STORE_OP_COUNT_] = {
     "uids",      "fetch",        "body_open",  "body_read",     "set_flags",    "expunge",
     "copy",      "move",         "changes",
 };
+
+static const char *const metrics_lmtp_result_names[METRICS_LMTP_RESULT_COUNT_] = {
+    "ok", "tempfail", "overquota", "too_big"};
+
+static void metrics_render_lmtp(struct buf *out)
+{
+	metrics_family(out, "roost_lmtp_sessions", "gauge", "Live LMTP sessions.");
+	buf_printf(out, "roost_lmtp_sessions %" PRId64 "\n",
+	           (int64_t)metrics_read(SLOT_LMTP_SESSIONS));
+	metrics_render_vec(out, "roost_lmtp_deliveries_total", "counter",
+	                   "LMTP deliveries (one per recipient of a message), by result.",
+	                   "result", metrics_lmtp_result_names, METRICS_LMTP_RESULT_COUNT_,
+	                   SLOT_LMTP_DELIVERIES);
+	metrics_family(out, "roost_lmtp_delivered_bytes_total", "counter",
+	               "Bytes stored by LMTP deliveries (trace headers included).");
+	buf_printf(out, "roost_lmtp_delivered_bytes_total %" PRIu64 "\n",
+	           metrics_read(SLOT_LMTP_BYTES));
+}
 
 static void metrics_render_logins(struct buf *out)
 {
@@ -463,4 +495,5 @@ void metrics_render(struct buf *out)
 	                   metrics_timeout_names, METRICS_TIMEOUT_COUNT_, SLOT_TIMEOUTS);
 	metrics_render_tls(out);
 	metrics_render_store(out);
+	metrics_render_lmtp(out);
 }

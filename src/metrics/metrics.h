@@ -108,6 +108,15 @@ enum metrics_store_op {
 	METRICS_STORE_OP_COUNT_,
 };
 
+/* roost_lmtp_deliveries_total{result}: one per LMTP recipient after DATA. */
+enum metrics_lmtp_result {
+	METRICS_LMTP_OK,        /* committed: 250 */
+	METRICS_LMTP_TEMPFAIL,  /* store failure: 451 */
+	METRICS_LMTP_OVERQUOTA, /* 452 / 552 quota */
+	METRICS_LMTP_TOO_BIG,   /* over lmtp_max_message_size: 552 5.3.4 */
+	METRICS_LMTP_RESULT_COUNT_,
+};
+
 /* At most this many registered command names; more are counted as
  * "other". */
 #define METRICS_MAX_COMMANDS 48
@@ -146,6 +155,11 @@ void metrics_timeout(enum metrics_timeout kind);
 /* A finished TLS handshake; the duration is observed when ok. */
 void metrics_tls_handshake(bool ok, uint64_t duration_ns);
 void metrics_store_op(enum metrics_store_op op, uint64_t duration_ns);
+/* roost_lmtp_sessions (delta +1 / -1) and, per recipient of a message,
+ * roost_lmtp_deliveries_total{result} and roost_lmtp_delivered_bytes_total
+ * (bytes stored). */
+void metrics_lmtp_session(int delta);
+void metrics_lmtp_delivery(enum metrics_lmtp_result result, uint64_t bytes);
 
 /* Appends the whole exposition (text format 0.0.4) to out. */
 void metrics_render(struct buf *out);

@@ -57,6 +57,29 @@ struct net_server {
 
 static void net_accept_cb(void *ctx, unsigned events);
 
+/* Group 0 is the main protocol; group i + 1 is params.extra[i]. */
+static int net_parse_extra(struct net_server *srv, size_t i, char **error_r)
+{
+	const struct net_extra_listener *x = &srv->params.extra[i];
+	size_t first = srv->n_addrs;
+	if (x->listen != NULL && x->listen[0] != '\0' &&
+	    listen_addrs_parse(x->listen, false, &srv->addrs, &srv->n_addrs, error_r) < 0)
+		return -1;
+	if (x->unix_path != NULL && x->unix_path[0] != '\0' &&
+	    listen_addr_unix(x->unix_path, x->unix_mode, &srv->addrs, &srv->n_addrs, error_r) < 0)
+		return -1;
+	for (size_t k = first; k < srv->n_addrs; k++)
+		srv->addrs[k].group = (unsigned)i + 1;
+	return 0;
+}
+
+static const char *net_group_name(const struct net_server *srv, const struct listen_addr *a)
+{
+	if (a->group > 0)
+		return srv->params.extra[a->group - 1].name;
+	return a->tls ? "imaps" : "imap";
+}
+
 static int net_open_listeners(struct net_server *srv, char **error_r)
 {
 	const struct net_server_params *p = &srv->params;
@@ -66,6 +89,9 @@ static int net_open_listeners(struct net_server *srv, char **error_r)
 	if (p->imaps_listen != NULL && p->imaps_listen[0] != '\0' &&
 	    listen_addrs_parse(p->imaps_listen, true, &srv->addrs, &srv->n_addrs, error_r) < 0)
 		return -1;
+	for (size_t i = 0; i < p->n_extra; i++)
+		if (net_parse_extra(srv, i, error_r) < 0)
+			return -1;
 	if (srv->n_addrs == 0) {
 		*error_r = xstrdup("no listen address configured (imap_listen, imaps_listen)");
 		return -1;
@@ -77,8 +103,12 @@ static int net_open_listeners(struct net_server *srv, char **error_r)
 		srv->listen_fds[i] = listen_socket_open(&srv->addrs[i], error_r);
 		if (srv->listen_fds[i] < 0)
 			return -1;
-		log_info("event=listen addr=%s tls=%s", srv->addrs[i].text,
-			 srv->addrs[i].tls ? "implicit" : "starttls");
+		if (srv->addrs[i].group == 0)
+			log_info("event=listen addr=%s tls=%s", srv->addrs[i].text,
+				 srv->addrs[i].tls ? "implicit" : "starttls");
+		else
+			log_info("event=listen addr=%s protocol=%s", srv->addrs[i].text,
+				 net_group_name(srv, &srv->addrs[i]));
 	}
 	return 0;
 }
@@ -107,6 +137,12 @@ struct net_server *net_server_new(const struct net_server_params *params, char *
 {
 	struct net_server *srv = xcalloc(1, sizeof(*srv));
 	srv->params = *params;
+	srv->params.extra = NULL;
+	if (params->n_extra > 0) {
+		struct net_extra_listener *x = xcalloc(params->n_extra, sizeof(*x));
+		memcpy(x, params->extra, params->n_extra * sizeof(*x));
+		srv->params.extra = x;
+	}
 	if (net_open_listeners(srv, error_r) < 0) {
 		net_server_free(&srv);
 		return NULL;
@@ -157,7 +193,13 @@ static void net_accept_cb(void *ctx, unsigned events)
 			return;
 		}
 		struct conn *c = conn_new(t->loop, &t->conns, fd, (struct sockaddr *)&ss, len);
-		t->srv->params.proto->on_accept(t->srv->params.proto_ctx, c, l->addr->tls);
+		const struct net_server_params *p = &t->srv->params;
+		if (l->addr->group > 0) {
+			const struct net_extra_listener *x = &p->extra[l->addr->group - 1];
+			x->proto->on_accept(x->proto_ctx, c, false);
+		} else {
+			p->proto->on_accept(p->proto_ctx, c, l->addr->tls);
+		}
 	}
 }
 
@@ -222,6 +264,11 @@ static void net_wait_signals(struct net_server *srv, const sigset_t *set)
 			log_info("event=reload signal=SIGHUP");
 			if (srv->params.proto->on_reload != NULL)
 				srv->params.proto->on_reload(srv->params.proto_ctx);
+			for (size_t i = 0; i < srv->params.n_extra; i++) {
+				const struct net_extra_listener *x = &srv->params.extra[i];
+				if (x->proto->on_reload != NULL)
+					x->proto->on_reload(x->proto_ctx);
+			}
 			continue;
 		}
 		log_info("event=shutdown signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -268,10 +315,14 @@ void net_server_free(struct net_server **srvp)
 		free(t->listeners);
 		loop_free(&t->loop);
 	}
-	for (size_t i = 0; srv->listen_fds != NULL && i < srv->n_addrs; i++)
-		if (srv->listen_fds[i] >= 0)
+	for (size_t i = 0; srv->listen_fds != NULL && i < srv->n_addrs; i++) {
+		if (srv->listen_fds[i] >= 0) {
 			close(srv->listen_fds[i]);
+			listen_socket_remove(&srv->addrs[i]);
+		}
+	}
 	free(srv->listen_fds);
+	free((void *)srv->params.extra);
 	free(srv->addrs);
 	free(srv->threads);
 	free(srv);

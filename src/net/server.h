@@ -4,7 +4,8 @@
  * net_server_new() binds every listener (so a port clash fails at start,
  * before privileges are dropped), net_server_run() starts one thread per
  * loop and then waits for signals on the calling thread:
- *   SIGHUP          params.on_reload(ctx) on the main thread
+ *   SIGHUP          params.on_reload(ctx) on the main thread, then each extra
+ *                   protocol's on_reload
  *   SIGTERM/SIGINT  graceful shutdown: listeners close, every connection's
  *                   handler gets on_shutdown (the session says BYE and
  *                   closes after flushing), the loops stop once their
@@ -26,9 +27,23 @@ struct net_protocol {
 	void (*on_reload)(void *ctx);
 };
 
+/* Another protocol served by the same threads (LMTP): its own listeners
+ * and its own struct net_protocol; connections on them never reach the
+ * main protocol. on_accept's implicit_tls is always false for these. */
+struct net_extra_listener {
+	const char *name;        /* for logs: "lmtp" */
+	const char *listen;      /* TCP "addr:port" list as for imap_listen; NULL/empty: none */
+	const char *unix_path;   /* unix-domain socket file; NULL/empty: none */
+	unsigned unix_mode;      /* permission bits of that file (0660) */
+	const struct net_protocol *proto;
+	void *proto_ctx;
+};
+
 struct net_server_params {
 	const char *imap_listen;  /* plaintext + STARTTLS; may be empty */
 	const char *imaps_listen; /* implicit TLS; may be empty */
+	const struct net_extra_listener *extra; /* n_extra of them; copied by net_server_new */
+	size_t n_extra;
 	unsigned threads;         /* 0: one per online core */
 	unsigned shutdown_grace_ms;
 	const struct net_protocol *proto;
@@ -37,7 +52,8 @@ struct net_server_params {
 
 struct net_server;
 
-/* Parses and binds the listeners. Returns NULL with a malloc'd message in
+/* Parses and binds the listeners (unix socket files of extra listeners are
+ * removed again by net_server_free). Returns NULL with a malloc'd message in
  * *error_r. */
 struct net_server *net_server_new(const struct net_server_params *params, char **error_r);
 /* Blocks SIGTERM/SIGINT/SIGHUP in every thread, runs the loops and

@@ -272,6 +272,13 @@ enum store_err store_user_open(struct store *st, const char *user, struct store_
 	uint64_t t0 = metrics_now_ns();
 	enum store_err ret = st->ops->user_open(st, user, u_r);
 	metrics_store_op(METRICS_STORE_USER_OPEN, metrics_now_ns() - t0);
+	/* Every open asks again, so a changed limit (config or passwd-file
+	 * reload) applies from the user's next login or delivery on. */
+	if (ret == STORE_OK && st->quota_lookup != NULL) {
+		uint64_t bytes = 0, messages = 0;
+		st->quota_lookup(st->quota_ctx, user, &bytes, &messages);
+		(*u_r)->ops->quota_set(*u_r, bytes, messages);
+	}
 	return ret;
 }
 
@@ -405,6 +412,41 @@ void store_append_abort(struct store_append **ap)
 		return;
 	*ap = NULL;
 	a->ops->append_abort(a);
+}
+
+/* --- migration --- */
+
+enum store_err store_import_begin(struct store_user *u, const char *mailbox, uint32_t uidvalidity,
+                                  struct store_import **im_r)
+{
+	*im_r = NULL;
+	if (!store_name_valid(mailbox))
+		return STORE_ERR_INVALID_NAME;
+	return u->ops->import_begin(u, mailbox, uidvalidity, im_r);
+}
+
+enum store_err store_import_add(struct store_import *im, const struct store_new_msg *msg,
+                                uint32_t uid)
+{
+	if (uid == 0 || uid == UINT32_MAX)
+		return STORE_ERR_LIMIT;
+	return im->ops->import_add(im, msg, uid);
+}
+
+enum store_err store_import_commit(struct store_import **imp, uint32_t uidnext)
+{
+	struct store_import *im = *imp;
+	*imp = NULL;
+	return im->ops->import_commit(im, uidnext);
+}
+
+void store_import_abort(struct store_import **imp)
+{
+	struct store_import *im = *imp;
+	if (im == NULL)
+		return;
+	*imp = NULL;
+	im->ops->import_abort(im);
 }
 
 /* --- an open mailbox --- */
@@ -562,5 +604,41 @@ enum store_err store_changes(struct store_mailbox *mb, uint64_t since, uint32_t 
 	uint64_t t0 = metrics_now_ns();
 	enum store_err ret = mb->ops->changes(mb, since, below_uid, fn, ctx, highest_r);
 	metrics_store_op(METRICS_STORE_CHANGES, metrics_now_ns() - t0);
+	return ret;
+}
+
+/* --- quota --- */
+
+void store_set_quota_lookup(struct store *st, store_quota_lookup_fn *fn, void *ctx)
+{
+	st->quota_lookup = fn;
+	st->quota_ctx = ctx;
+}
+
+void store_user_set_quota(struct store_user *u, uint64_t bytes, uint64_t messages)
+{
+	u->ops->quota_set(u, bytes, messages);
+}
+
+enum store_err store_quota_check(struct store_user *u, uint64_t size, bool *too_big_r)
+{
+	bool too_big = false;
+	enum store_err ret = u->ops->quota_check(u, size, &too_big);
+	if (too_big_r != NULL)
+		*too_big_r = too_big;
+	return ret;
+}
+
+enum store_err store_quota_get(struct store_user *u, uint64_t *used_bytes_r,
+                               uint64_t *limit_bytes_r, uint64_t *messages_r,
+                               uint64_t *limit_messages_r)
+{
+	uint64_t v[4] = {0, 0, 0, 0};
+	enum store_err ret = u->ops->quota_get(u, &v[0], &v[1], &v[2], &v[3]);
+	uint64_t *out[4] = {used_bytes_r, limit_bytes_r, messages_r, limit_messages_r};
+	for (size_t i = 0; i < 4; i++) {
+		if (out[i] != NULL)
+			*out[i] = v[i];
+	}
 	return ret;
 }

@@ -156,6 +156,7 @@ struct store_status {
 	uint32_t uidvalidity;
 	uint64_t size;    /* sum of RFC822.SIZE */
 	uint64_t highestmodseq;
+	uint64_t deleted_size; /* sum of RFC822.SIZE of messages with \Deleted */
 };
 
 /* STATUS data for a mailbox (after picking up new/ deliveries). */
@@ -187,6 +188,32 @@ enum store_err store_append_add(struct store_append *a, const struct store_new_m
 enum store_err store_append_commit(struct store_append **a, uint32_t *uidvalidity_r);
 /* Abandons the transaction and removes its files. Frees a. */
 void store_append_abort(struct store_append **a);
+
+/* --- migration (roost import-maildir) --- */
+
+struct store_import;
+
+/* Starts importing a mailbox from another server so that its clients keep
+ * their caches: the mailbox (created with its parents when missing) takes
+ * the given UIDVALIDITY, and messages keep their UIDs. STORE_ERR_EXISTS
+ * when the mailbox holds messages (their UIDs would clash), or when it
+ * already has this UIDVALIDITY and has handed out UIDs. Holds the user's
+ * lock until commit/abort: meant for the offline import tool. */
+enum store_err store_import_begin(struct store_user *u, const char *mailbox, uint32_t uidvalidity,
+				  struct store_import **im_r);
+/* Adds one message under `uid`, which must be above every UID added
+ * before (STORE_ERR_EXISTS otherwise; 0 and UINT32_MAX: STORE_ERR_LIMIT).
+ * msg->internaldate < 0 means now. Batches of messages are committed
+ * durably as they fill. */
+enum store_err store_import_add(struct store_import *im, const struct store_new_msg *msg,
+				uint32_t uid);
+/* Commits what is left and sets the mailbox's UIDNEXT to at least
+ * uidnext (and above every added UID). Imported messages are not
+ * \Recent. Frees im. */
+enum store_err store_import_commit(struct store_import **im, uint32_t uidnext);
+/* Drops the messages added since the last batch commit (earlier batches
+ * stay). Frees im. */
+void store_import_abort(struct store_import **im);
 
 /* --- an open mailbox --- */
 
@@ -320,5 +347,37 @@ enum store_err store_changes(struct store_mailbox *mb, uint64_t since, uint32_t 
 /* The mailbox's highest modseq without touching the index when nothing
  * changed (an in-memory counter): sessions poll this after each command. */
 uint64_t store_mailbox_highestmodseq(struct store_mailbox *mb);
+
+/* --- quota (RFC 9208 STORAGE and MESSAGE resources) ---
+ *
+ * A user's usage is the sum of RFC822.SIZE and the number of messages
+ * over all of the user's mailboxes. The backend keeps it in the index,
+ * changed inside the same transactions as the messages, so it survives
+ * restarts and crashes exactly as the messages do. Limits are per user
+ * (0 = unlimited): set with store_user_set_quota, or supplied at every
+ * store_user_open by the lookup set with store_set_quota_lookup.
+ * store_append_add, store_append_commit and store_copy (not a move,
+ * which does not change usage) return STORE_ERR_OVERQUOTA when the
+ * result would exceed a limit; expunges and deletes are never refused.
+ * Messages an MTA drops into new/ are counted but never refused: they
+ * were already delivered. */
+
+/* Fills the limits of `user` (0 = unlimited) when a user is opened. */
+typedef void store_quota_lookup_fn(void *ctx, const char *user, uint64_t *bytes_r,
+				   uint64_t *messages_r);
+/* Installs (or with fn == NULL removes) the lookup; call before users
+ * are opened. fn runs on any thread that opens a user. */
+void store_set_quota_lookup(struct store *st, store_quota_lookup_fn *fn, void *ctx);
+/* Sets the user's limits (0 = unlimited); shared by all its sessions. */
+void store_user_set_quota(struct store_user *u, uint64_t bytes, uint64_t messages);
+/* STORE_OK when one more message of `size` bytes fits, else
+ * STORE_ERR_OVERQUOTA with *too_big_r true when size alone exceeds the
+ * storage limit (it could never fit); STORE_ERR_IO when the usage cannot
+ * be read. For refusing a delivery before its data is read (LMTP). */
+enum store_err store_quota_check(struct store_user *u, uint64_t size, bool *too_big_r);
+/* Current usage and limits (0 = unlimited). Any pointer may be NULL. */
+enum store_err store_quota_get(struct store_user *u, uint64_t *used_bytes_r,
+			       uint64_t *limit_bytes_r, uint64_t *messages_r,
+			       uint64_t *limit_messages_r);
 
 #endif

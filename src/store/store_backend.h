@@ -70,6 +70,9 @@ struct store_backend_ops;
  * of each backend's own struct. */
 struct store {
 	const struct store_backend_ops *ops;
+	/* store_set_quota_lookup (store.c); a backend leaves them zeroed. */
+	store_quota_lookup_fn *quota_lookup;
+	void *quota_ctx;
 };
 struct store_user {
 	const struct store_backend_ops *ops;
@@ -81,6 +84,9 @@ struct store_append {
 	const struct store_backend_ops *ops;
 };
 struct store_body {
+	const struct store_backend_ops *ops;
+};
+struct store_import {
 	const struct store_backend_ops *ops;
 };
 
@@ -114,6 +120,14 @@ struct store_backend_ops {
 	enum store_err (*append_commit)(struct store_append *a, uint32_t *uidvalidity_r);
 	void (*append_abort)(struct store_append *a);
 
+	enum store_err (*import_begin)(struct store_user *u, const char *mailbox,
+	                               uint32_t uidvalidity, struct store_import **im_r);
+	enum store_err (*import_add)(struct store_import *im, const struct store_new_msg *msg,
+	                             uint32_t uid);
+	/* Both free im. */
+	enum store_err (*import_commit)(struct store_import *im, uint32_t uidnext);
+	void (*import_abort)(struct store_import *im);
+
 	enum store_err (*mailbox_open)(struct store_user *u, const char *name, bool claim_recent,
 	                               struct store_mailbox **mb_r,
 	                               struct store_mailbox_info *info_r);
@@ -142,6 +156,13 @@ struct store_backend_ops {
 	                       const char *dest, bool move, struct store_copy_result *r);
 	enum store_err (*changes)(struct store_mailbox *mb, uint64_t since, uint32_t below_uid,
 	                          store_change_fn *fn, void *ctx, uint64_t *highest_r);
+
+	/* Quota (store.h): limits 0 = unlimited; usage kept with the messages. */
+	void (*quota_set)(struct store_user *u, uint64_t bytes, uint64_t messages);
+	enum store_err (*quota_check)(struct store_user *u, uint64_t size, bool *too_big_r);
+	enum store_err (*quota_get)(struct store_user *u, uint64_t *used_bytes_r,
+	                            uint64_t *limit_bytes_r, uint64_t *messages_r,
+	                            uint64_t *limit_messages_r);
 };
 
 /* --- the registry --- */

@@ -54,6 +54,7 @@ enum smi_stmt {
 	SMI_SUB_DEL,
 	SMI_META_GET,
 	SMI_META_SET,
+	SMI_QUOTA_USAGE,
 	SMI_COUNT
 };
 
@@ -103,6 +104,10 @@ struct smd_user {
 	sqlite3_stmt *stmts[SMI_COUNT];
 	struct smd_mailbox *handles; /* open mailbox handles (linked) */
 	uint32_t file_counter;
+	/* Quota limits, 0 = unlimited (atomics: set without the user lock,
+	 * which an append holds for as long as it writes). */
+	_Atomic uint64_t quota_bytes;
+	_Atomic uint64_t quota_messages;
 };
 
 struct smd_mailbox {
@@ -202,6 +207,13 @@ enum store_err store_maildir_append_commit(struct store_append *a, uint32_t *uid
 void store_maildir_append_abort(struct store_append *a);
 enum store_err store_maildir_append_copy(struct store_mailbox *mb, const uint32_t *uids, size_t n,
                                          const char *dest, bool move, struct store_copy_result *r);
+/* store_maildir_import.c */
+enum store_err store_maildir_import_begin(struct store_user *u, const char *mailbox,
+                                          uint32_t uidvalidity, struct store_import **im_r);
+enum store_err store_maildir_import_add(struct store_import *im, const struct store_new_msg *msg,
+                                        uint32_t uid);
+enum store_err store_maildir_import_commit(struct store_import *im, uint32_t uidnext);
+void store_maildir_import_abort(struct store_import *im);
 /* store_maildir_msg.c */
 enum store_err store_maildir_msg_open(struct store_user *u, const char *name, bool claim_recent,
                                       struct store_mailbox **mb_r,
@@ -229,6 +241,18 @@ enum store_err store_maildir_change_expunge(struct store_mailbox *mb, const uint
 enum store_err store_maildir_change_changes(struct store_mailbox *mb, uint64_t since,
                                             uint32_t below_uid, store_change_fn *fn, void *ctx,
                                             uint64_t *highest_r);
+
+/* store_maildir_quota.c */
+void store_maildir_quota_set(struct store_user *u, uint64_t bytes, uint64_t messages);
+enum store_err store_maildir_quota_check(struct store_user *u, uint64_t size, bool *too_big_r);
+enum store_err store_maildir_quota_get(struct store_user *u, uint64_t *used_bytes_r,
+                                       uint64_t *limit_bytes_r, uint64_t *messages_r,
+                                       uint64_t *limit_messages_r);
+/* STORE_OK when add_bytes and add_messages more fit the user's limits,
+ * STORE_ERR_OVERQUOTA when not, STORE_ERR_IO when the usage cannot be
+ * read. User lock held. */
+enum store_err store_maildir_quota_fits(struct smd_user *u, uint64_t add_bytes,
+                                        uint64_t add_messages);
 
 /* --- store_maildir_index.c: the SQLite index --- */
 

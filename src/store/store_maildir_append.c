@@ -48,6 +48,7 @@ struct smd_append {
 	uint32_t uidvalidity;
 	uint32_t next_uid;
 	uint64_t modseq; /* the mailbox's highest modseq at begin */
+	uint64_t bytes;  /* sizes of the messages added so far (quota) */
 	struct sma_added *v;
 	size_t n, cap;
 };
@@ -183,10 +184,23 @@ enum store_err store_maildir_append_add(struct store_append *pa, const struct st
 		return STORE_ERR_LIMIT;
 	int64_t date = msg->internaldate >= 0 ? msg->internaldate : (int64_t)time(NULL);
 	uint32_t flags = msg->flags & STORE_FLAGS_ALL;
+	/* The quota is checked before writing with the length as received
+	 * (CRLF conversion only adds bytes), then with the stored size. */
+	enum store_err err = store_maildir_quota_fits(a->u, a->bytes + msg->len, a->n + 1);
+	if (err != STORE_OK)
+		return err;
 	struct smm_written w;
 	if (store_maildir_write(a->u, a->dir, msg->data, msg->len, -1, a->next_uid, flags, date,
 	                        &w) < 0)
 		return STORE_ERR_IO;
+	err = store_maildir_quota_fits(a->u, a->bytes + w.size, a->n + 1);
+	if (err != STORE_OK) {
+		store_maildir_change_unlink(a->u, a->dir, w.file);
+		free(w.file);
+		mail_summary_free(&w.sum);
+		return err;
+	}
+	a->bytes += w.size;
 	struct sma_added *e = sma_push(a);
 	e->uid = a->next_uid++;
 	e->file = w.file;
@@ -401,6 +415,7 @@ struct sma_copy {
 	char **src_files, **dst_files;
 	size_t n;
 	uint32_t next_uid;
+	uint64_t bytes; /* sizes of the copied messages (quota) */
 };
 
 static void sma_copy_free(struct sma_copy *c)
@@ -454,6 +469,7 @@ static enum store_err sma_copy_one(struct smd_user *u, struct sma_copy *c, uint3
 		c->dst_uids[i] = c->next_uid++;
 		c->src_files[i] = src_file;
 		c->dst_files[i] = dst_file;
+		c->bytes += size;
 	}
 	free(from);
 	free(to);
@@ -522,6 +538,10 @@ static enum store_err sma_copy(struct smd_mailbox *mb, const uint32_t *uids, siz
 		err = STORE_ERR_NOSELECT;
 	if (err == STORE_OK)
 		err = sma_copy_files(u, c, uids, n);
+	/* A move keeps usage as it is: never refused for the quota, so a
+	 * user over quota can still move mail to Trash. */
+	if (err == STORE_OK && !move && c->n > 0)
+		err = store_maildir_quota_fits(u, c->bytes, c->n);
 	uint64_t dmod = 0, smod = 0;
 	if (err == STORE_OK && c->n > 0)
 		err = sma_copy_rows(u, c, move, &dmod, &smod);

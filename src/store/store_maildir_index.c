@@ -9,6 +9,11 @@
  *            parts, sent_date, sent_tz)   PK (mailbox_id, uid)
  *   expunged(mailbox_id, uid, modseq)     tombstones, PK (mailbox_id, uid)
  *   subscriptions(name)
+ *   quota_usage(id = 1, bytes, messages)  the user's totals over messages,
+ *            kept by triggers on messages (inserts, deletes, and the
+ *            cascade of a mailbox delete), so every change of messages
+ *            changes the totals in the same transaction; recomputed from
+ *            messages whenever the index is opened (store_maildir_quota.c)
  * Invariants: every row's modseq <= its mailbox's highestmodseq; uidnext
  * is above every UID in messages and expunged (and in file names, which
  * recovery enforces); a mailbox's modseq grows by one per transaction
@@ -96,7 +101,8 @@ static const char *const smi_sql[SMI_COUNT] = {
                          " AND keywords <> ''",
     [SMI_MSG_STATUS] = "SELECT count(*), coalesce(sum((flags & 1) = 0), 0),"
                        " coalesce(sum((flags & 8) <> 0), 0), coalesce(sum(uid >= ?2), 0),"
-                       " coalesce(sum(size), 0) FROM messages WHERE mailbox_id = ?1",
+                       " coalesce(sum(size), 0), coalesce(sum(CASE WHEN (flags & 8) <> 0 THEN size END), 0)"
+                       " FROM messages WHERE mailbox_id = ?1",
     [SMI_MSG_MAXUID] = "SELECT coalesce(max(uid), 0) FROM messages WHERE mailbox_id = ?1",
     [SMI_TOMB_INSERT] = "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
                         " VALUES(?1, ?2, ?3)",
@@ -111,6 +117,7 @@ static const char *const smi_sql[SMI_COUNT] = {
     [SMI_SUB_DEL] = "DELETE FROM subscriptions WHERE name = ?1",
     [SMI_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [SMI_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
+    [SMI_QUOTA_USAGE] = "SELECT bytes, messages FROM quota_usage WHERE id = 1",
 };
 
 enum store_err store_maildir_index_err(struct smd_user *u, int rc, const char *what)
@@ -127,6 +134,34 @@ enum store_err store_maildir_index_err(struct smd_user *u, int rc, const char *w
 static int smi_exec(struct smd_user *u, const char *sql)
 {
 	return sqlite3_exec(u->db, sql, NULL, NULL, NULL);
+}
+
+/* The usage table and its triggers (added to indexes of any age: they
+ * need no schema version), then the totals recomputed from messages, all
+ * in one transaction. */
+static const char smi_quota_schema[] =
+    "CREATE TABLE IF NOT EXISTS quota_usage(id INTEGER PRIMARY KEY CHECK(id = 1),"
+    " bytes INTEGER NOT NULL, messages INTEGER NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS quota_usage_add AFTER INSERT ON messages BEGIN"
+    " UPDATE quota_usage SET bytes = bytes + new.size, messages = messages + 1"
+    " WHERE id = 1; END;"
+    "CREATE TRIGGER IF NOT EXISTS quota_usage_del AFTER DELETE ON messages BEGIN"
+    " UPDATE quota_usage SET bytes = bytes - old.size, messages = messages - 1"
+    " WHERE id = 1; END;"
+    "INSERT OR REPLACE INTO quota_usage(id, bytes, messages)"
+    " SELECT 1, coalesce(sum(size), 0), count(*) FROM messages;";
+
+static int smi_quota_init(struct smd_user *u)
+{
+	int rc = smi_exec(u, "BEGIN IMMEDIATE");
+	if (rc == SQLITE_OK)
+		rc = smi_exec(u, smi_quota_schema);
+	if (rc == SQLITE_OK)
+		rc = smi_exec(u, "COMMIT");
+	if (rc != SQLITE_OK && !sqlite3_get_autocommit(u->db))
+		smi_exec(u, "ROLLBACK");
+	/* No messages table: not our schema (rebuilt like a damaged one). */
+	return rc == SQLITE_ERROR ? SQLITE_CORRUPT : rc;
 }
 
 /* Opens the file and checks that it is a database of our schema. */
@@ -161,6 +196,8 @@ static int smi_try_open(struct smd_user *u, const char *path, bool *created_r)
 		rc = smi_exec(u, "PRAGMA foreign_keys = ON");
 	if (rc == SQLITE_OK && *created_r)
 		rc = smi_exec(u, smi_schema);
+	if (rc == SQLITE_OK)
+		rc = smi_quota_init(u);
 	/* Every statement is prepared now, so that a damaged schema shows
 	 * here (and is rebuilt) rather than in the middle of a command. */
 	for (size_t i = 0; i < SMI_COUNT && rc == SQLITE_OK; i++) {

@@ -284,6 +284,7 @@ static enum store_err smb_status(struct smd_user *u, const char *name, struct st
 		r->deleted = (uint32_t)sqlite3_column_int64(s, 2);
 		r->recent = (uint32_t)sqlite3_column_int64(s, 3);
 		r->size = (uint64_t)sqlite3_column_int64(s, 4);
+		r->deleted_size = (uint64_t)sqlite3_column_int64(s, 5);
 	}
 	store_maildir_index_done(u, s);
 	r->uidnext = m.uidnext;

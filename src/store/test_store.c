@@ -725,6 +725,110 @@ static struct store_user *reopen(struct store **st, struct store_user **u)
 	return *u;
 }
 
+/* --- quota --- */
+
+static uint64_t used_bytes(struct store_user *u, uint64_t *messages_r)
+{
+	uint64_t b = 0, lb, m = 0, lm;
+	if (store_quota_get(u, &b, &lb, &m, &lm) != STORE_OK)
+		return UINT64_MAX;
+	if (messages_r != NULL)
+		*messages_r = m;
+	return b;
+}
+
+static void quota_lookup(void *ctx, const char *user, uint64_t *bytes_r, uint64_t *messages_r)
+{
+	*bytes_r = strcmp(user, "alice") == 0 ? *(uint64_t *)ctx : 0;
+	*messages_r = 0;
+}
+
+static void test_quota(void)
+{
+	test_begin("store: quota usage, limits and enforcement");
+	struct store *st = fresh_store();
+	struct store_user *u;
+	test_assert(store_user_open(st, "alice", &u) == STORE_OK);
+	const char *m20 = "Subject: a\n\n12345678\n"; /* 20 bytes stored (CRLF) */
+	uint64_t n = 0, lb = 1, lm = 1;
+	test_assert(append(u, "INBOX", m20, 0, NULL) == 1);
+	test_assert(store_quota_get(u, NULL, &lb, NULL, &lm) == STORE_OK && lb == 0 && lm == 0);
+	test_assert(used_bytes(u, &n) == 24 && n == 1);
+	/* Limit 60 bytes: one more fits, then a third does not. */
+	store_user_set_quota(u, 60, 0);
+	bool too_big = true;
+	test_assert(store_quota_check(u, 30, &too_big) == STORE_OK && !too_big);
+	test_assert(store_quota_check(u, 40, &too_big) == STORE_ERR_OVERQUOTA && !too_big);
+	test_assert(store_quota_check(u, 61, &too_big) == STORE_ERR_OVERQUOTA && too_big);
+	test_assert(append(u, "INBOX", m20, 0, NULL) == 2);
+	test_assert(append(u, "INBOX", m20, 0, NULL) == 0);
+	/* The stored size counts: 36 bare-LF bytes become 40 > 60 - 48. */
+	store_user_set_quota(u, 0, 0);
+	test_assert(used_bytes(u, &n) == 48 && n == 2 && count_files("cur") == 2);
+	/* Two in one transaction: the second one is over. */
+	store_user_set_quota(u, 90, 0);
+	struct store_append *a;
+	struct store_new_msg msg = {.data = m20, .len = strlen(m20), .internaldate = -1};
+	uint32_t uid = 0, uv = 0;
+	test_assert(store_append_begin(u, "INBOX", &a) == STORE_OK);
+	test_assert(store_append_add(a, &msg, &uid) == STORE_OK);
+	test_assert(store_append_add(a, &msg, &uid) == STORE_ERR_OVERQUOTA);
+	test_assert(store_append_commit(&a, &uv) == STORE_OK);
+	test_assert(used_bytes(u, &n) == 72 && n == 3 && count_files("cur") == 3);
+	/* COPY over the limit is refused, MOVE is not; usage unchanged. */
+	struct store_mailbox *mb;
+	struct store_mailbox_info info;
+	test_assert(store_mailbox_open(u, "INBOX", false, &mb, &info) == STORE_OK);
+	store_mailbox_info_free(&info);
+	struct store_copy_result r;
+	uint32_t one[] = {1}, two[] = {1, 2};
+	test_assert(store_copy(mb, two, 2, "Trash", false, &r) == STORE_ERR_OVERQUOTA);
+	test_assert(count_files(".Trash/cur") == 0);
+	test_assert(store_copy(mb, two, 2, "Trash", true, &r) == STORE_OK && r.count == 2);
+	store_copy_result_free(&r);
+	test_assert(used_bytes(u, &n) == 72 && n == 3);
+	/* Message count limit. */
+	store_user_set_quota(u, 0, 3);
+	test_assert(append(u, "INBOX", m20, 0, NULL) == 0);
+	test_assert(store_quota_check(u, 1, &too_big) == STORE_ERR_OVERQUOTA && !too_big);
+	/* EXPUNGE frees. */
+	uint32_t three[] = {3};
+	test_assert(store_set_flags(mb, three, 1, STORE_OP_ADD, STORE_FLAG_DELETED, NULL, 0, NULL,
+	                            NULL) == STORE_OK);
+	struct store_status ss;
+	test_assert(store_status(u, "INBOX", &ss) == STORE_OK && ss.deleted_size == 24);
+	uint32_t *gone = NULL;
+	size_t ngone = 0;
+	test_assert(store_expunge(mb, NULL, 0, &gone, &ngone) == STORE_OK && ngone == 1);
+	free(gone);
+	test_assert(used_bytes(u, &n) == 48 && n == 2);
+	test_assert(store_copy(mb, one, 1, "Trash", false, &r) == STORE_OK && r.count == 0);
+	store_copy_result_free(&r);
+	store_mailbox_close(&mb);
+	/* Survives a restart (recomputed from the rows); DELETE frees. */
+	test_assert(reopen(&st, &u) != NULL);
+	test_assert(used_bytes(u, &n) == 48 && n == 2);
+	test_assert(store_quota_get(u, NULL, &lb, NULL, &lm) == STORE_OK && lb == 0 && lm == 0);
+	test_assert(store_create(u, "Work", 0) == STORE_OK);
+	test_assert(append(u, "Work", m20, 0, NULL) != 0);
+	test_assert(used_bytes(u, &n) == 72 && n == 3);
+	test_assert(store_delete(u, "Work") == STORE_OK);
+	test_assert(store_delete(u, "Trash") == STORE_OK);
+	test_assert(used_bytes(u, &n) == 0 && n == 0);
+	/* The lookup supplies limits at every open. */
+	uint64_t limit = 30;
+	store_set_quota_lookup(st, quota_lookup, &limit);
+	struct store_user *u2;
+	test_assert(store_user_open(st, "alice", &u2) == STORE_OK);
+	test_assert(store_quota_get(u, NULL, &lb, NULL, NULL) == STORE_OK && lb == 30);
+	test_assert(append(u, "INBOX", m20, 0, NULL) != 0);
+	test_assert(append(u, "INBOX", m20, 0, NULL) == 0);
+	store_user_unref(&u2);
+	store_user_unref(&u);
+	store_close(&st);
+	test_end();
+}
+
 static void test_recovery(void)
 {
 	test_begin("store: recovery of files and rows");
@@ -1031,6 +1135,7 @@ int main(void)
 	test_flags_changes_expunge();
 	test_status_recent();
 	test_copy_move();
+	test_quota();
 	test_recovery();
 	test_rebuild();
 	test_new_and_watch();

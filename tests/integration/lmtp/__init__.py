@@ -1,0 +1,1 @@
+"""Integration tests for src/lmtp (see tests/integration/run.py)."""
