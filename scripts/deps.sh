@@ -13,6 +13,8 @@ packages=(
 	isync                 # mbsync: the real client in the integration suite
 	offlineimap3          # offlineimap: Maildir <-> IMAP sync client (tests/integration/clients)
 	fetchmail             # fetchmail: IMAP retrieval client (tests/integration/clients)
+	postfix swaks         # a private Postfix delivering over LMTP (tests/integration/lmtp)
+	dovecot-imapd         # a private Dovecot: the import test's source, bench/compare's rival
 )
 
 missing=()
@@ -40,5 +42,11 @@ fi
 
 echo "deps.sh: installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Postfix's package asks how to configure the system's mail: nothing. The
+# tests run private instances with their own config directories.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+	printf '%s\n' 'postfix postfix/main_mailer_type select No configuration' \
+		'postfix postfix/mailname string localhost' | "${sudo[@]}" debconf-set-selections
+fi
 "${sudo[@]}" apt-get update
 "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"

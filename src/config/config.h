@@ -88,6 +88,8 @@ struct config {
 	size_t download_limit;
 	size_t upload_limit;
 	unsigned bandwidth_window;
+	unsigned user_cpu_percent;
+	unsigned user_cpu_burst_ms;
 
 	/* timeouts (seconds) */
 	unsigned preauth_timeout; /* default 60 */
