@@ -492,6 +492,7 @@ def print_settings(a, srv):
             "max_user_connections", "max_userip_connections", "auth_fail_delay_ms",
             "auth_fail_delay_max_ms", "command_rate", "command_burst", "throttle_max_delay_ms",
             "throttle_max_delayed", "download_limit", "upload_limit", "bandwidth_window",
+            "user_cpu_percent", "user_cpu_burst_ms",
             "output_buffer_limit", "log_level")
     got = {}
     for line in r.stdout.splitlines():

@@ -33,7 +33,7 @@
  * text per slice. */
 #define CMD_SEARCH_BATCH      500
 #define CMD_SEARCH_SCAN_BYTES (8u * 1024 * 1024)
-#define CMD_SEARCH_SLICE_US   5000
+#define CMD_SEARCH_SLICE_US   2000
 /* Messages up to this size are read rather than mapped. */
 #define CMD_SEARCH_READ_MAX (256u * 1024)
 

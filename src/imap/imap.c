@@ -77,6 +77,8 @@ static void imap_limits_apply(struct limits *lim, const struct config *cfg)
 		.download_bytes = cfg->download_limit,
 		.upload_bytes = cfg->upload_limit,
 		.bandwidth_window_s = cfg->bandwidth_window,
+		.cpu_percent = cfg->user_cpu_percent,
+		.cpu_burst_ms = cfg->user_cpu_burst_ms,
 	};
 	limits_configure(lim, &lc);
 }

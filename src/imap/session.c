@@ -25,7 +25,6 @@
 #define SESSION_OUTPUT_HIGH_WATER (256 * 1024)
 #define SESSION_BYE_FLUSH_MS 2000
 /* How long a connection refused for its address waits for its BYE. */
-#define SESSION_REFUSE_HOLD_MS 1000
 
 static void session_process(struct session *s);
 static void session_restart_idle_timer(struct session *s);
@@ -83,6 +82,18 @@ static void session_metrics_sync(struct session *s)
 }
 
 /* A command was parsed: its latency runs until its tagged reply. */
+/* Charges the thread time since start_ns to the user's work budget: the
+ * synchronous part of a command, or one producer slice. Wall time, not CPU
+ * time: what other sessions on this thread wait for is the time the thread
+ * spent here, system calls and page faults included. */
+static void session_charge_cpu(struct session *s, uint64_t start_ns)
+{
+	if (s->limits == NULL || s->user == NULL)
+		return;
+	limits_cpu_add(s->limits, (metrics_now_ns() - start_ns) / 1000,
+		       loop_now_ms(conn_loop(s->conn)));
+}
+
 static void session_metrics_cmd_begin(struct session *s, const struct imap_command *cmd)
 {
 	s->metrics_cmd = metrics_command_id(cmd->name);
@@ -284,16 +295,19 @@ static void session_refuse_now(void *ctx)
 	conn_close_after_flush(s->conn, "connection limit", SESSION_BYE_FLUSH_MS);
 }
 
-/* Refused for its address: hold the connection a moment before the BYE
- * (a tarpit, bounded per address by limits_conn_hold), so a client that
- * reconnects as soon as it is refused costs an accept per hold time
- * instead of one per round trip. Its input is not read meanwhile. */
+/* Refused for its address: hold the connection before the BYE (a tarpit,
+ * longer the more the address floods; see limits_conn_hold), so a client
+ * that reconnects as soon as it is refused costs an accept per hold
+ * instead of one per round trip. One address may hold at most an eighth
+ * of max_connections, so a flood from one address cannot fill the server
+ * with held descriptors. Its input is not read meanwhile. */
 static void session_refuse(struct session *s)
 {
-	if (s->refuse_held && limits_conn_hold(s->limits)) {
+	unsigned max_held = (unsigned)(atomic_load(&s->ctx->settings.max_connections) / 8);
+	uint64_t hold = s->refuse_held ? limits_conn_hold(s->limits, max_held) : 0;
+	if (hold > 0) {
 		conn_pause_input(s->conn, true);
-		timer_start(conn_loop(s->conn), &s->idle_timer, SESSION_REFUSE_HOLD_MS,
-			    session_refuse_now, s);
+		timer_start(conn_loop(s->conn), &s->idle_timer, hold, session_refuse_now, s);
 		return;
 	}
 	session_refuse_now(s);
@@ -422,6 +436,7 @@ void session_throttle_begin(struct session *s, enum limits_throttle kind, const 
 		[LIMITS_THROTTLE_DOWNLOAD] = METRICS_THROTTLE_DOWNLOAD,
 		[LIMITS_THROTTLE_UPLOAD] = METRICS_THROTTLE_UPLOAD,
 		[LIMITS_THROTTLE_AUTH_PENALTY] = METRICS_THROTTLE_AUTH_PENALTY,
+		[LIMITS_THROTTLE_CPU] = METRICS_THROTTLE_CPU,
 	};
 	metrics_throttle(as_metric[kind]);
 	char user[300];
@@ -467,6 +482,11 @@ static bool session_throttle_command(struct session *s, const struct imap_comman
 	if (v == LIMITS_GO) {
 		wait = limits_bytes_wait(s->limits, LIMITS_UPLOAD, now);
 		kind = LIMITS_THROTTLE_UPLOAD;
+		v = wait > 0 ? LIMITS_DELAY : LIMITS_GO;
+	}
+	if (v == LIMITS_GO) {
+		wait = limits_cpu_wait(s->limits, now);
+		kind = LIMITS_THROTTLE_CPU;
 		v = wait > 0 ? LIMITS_DELAY : LIMITS_GO;
 	}
 	if (v == LIMITS_GO) {
@@ -578,11 +598,14 @@ static void session_feed_parser(struct session *s)
 	case IMAP_PARSE_ERROR:
 		session_on_parse_error(s);
 		break;
-	case IMAP_PARSE_COMMAND:
+	case IMAP_PARSE_COMMAND: {
+		uint64_t start_ns = metrics_now_ns();
 		session_metrics_cmd_begin(s, imap_parser_command(s->parser));
 		session_run_command(s, imap_parser_command(s->parser));
 		session_metrics_cmd_end(s);
+		session_charge_cpu(s, start_ns);
 		break;
+	}
 	}
 }
 
@@ -660,17 +683,23 @@ static void session_pump_resume(struct session *s, void *ctx)
 	session_pump(s);
 }
 
-/* Download shaping: when the user's window is spent, the producer waits
- * (the rest of the server does not). Returns true when a wait started. */
+/* Download and work shaping: when the user's download window or work
+ * budget is spent, the producer waits (the rest of the server does not).
+ * Returns true when a wait started. */
 static bool session_pump_shaped(struct session *s)
 {
 	if (s->limits == NULL)
 		return false;
-	uint64_t wait = limits_bytes_wait(s->limits, LIMITS_DOWNLOAD,
-					  loop_now_ms(conn_loop(s->conn)));
+	uint64_t now = loop_now_ms(conn_loop(s->conn));
+	enum limits_throttle kind = LIMITS_THROTTLE_DOWNLOAD;
+	uint64_t wait = limits_bytes_wait(s->limits, LIMITS_DOWNLOAD, now);
+	if (wait == 0) {
+		kind = LIMITS_THROTTLE_CPU;
+		wait = limits_cpu_wait(s->limits, now);
+	}
 	if (wait == 0)
 		return false;
-	session_throttle_begin(s, LIMITS_THROTTLE_DOWNLOAD, "delay");
+	session_throttle_begin(s, kind, "delay");
 	conn_flush(s->conn);
 	session_delay(s, wait, session_pump_resume, NULL, NULL);
 	return true;
@@ -695,7 +724,9 @@ static void session_pump(struct session *s)
 		if (session_pump_shaped(s))
 			return; /* the user's download budget is spent: wait */
 		uint64_t out_before = s->bytes_out;
+		uint64_t start_ns = metrics_now_ns();
 		bool done = s->producer(s);
+		session_charge_cpu(s, start_ns);
 		if (s->limits != NULL)
 			limits_bytes_add(s->limits, LIMITS_DOWNLOAD, s->bytes_out - out_before,
 					 loop_now_ms(conn_loop(s->conn)));

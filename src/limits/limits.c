@@ -45,6 +45,7 @@ struct limits_entry {
 	/* "u": the user's rates */
 	struct rate_bucket cmd;
 	struct rate_window down, up;
+	struct rate_bucket cpu; /* microseconds of thread time */
 	/* "i": the address's authentication failures and connection attempts */
 	unsigned auth_failures;
 	uint64_t auth_last_ms;
@@ -63,7 +64,8 @@ struct limits_shard {
 struct limits_settings {
 	atomic_uint max_ip_preauth, ip_connect_rate, max_user, user_policy, max_userip,
 		userip_policy, auth_fail_delay_ms, auth_fail_delay_max_ms, cmd_rate, cmd_burst,
-		throttle_max_delay_ms, throttle_max_delayed, bandwidth_window_s;
+		throttle_max_delay_ms, throttle_max_delayed, bandwidth_window_s, cpu_percent,
+		cpu_burst_ms;
 	atomic_uint_fast64_t download_bytes, upload_bytes;
 };
 
@@ -113,7 +115,7 @@ const char *limits_refuse_name(enum limits_refuse r)
 const char *limits_throttle_name(enum limits_throttle t)
 {
 	static const char *const names[LIMITS_THROTTLE_COUNT_] = {
-		"commands", "download", "upload", "auth_penalty",
+		"commands", "download", "upload", "auth_penalty", "cpu",
 	};
 	return (unsigned)t < LIMITS_THROTTLE_COUNT_ ? names[t] : "unknown";
 }
@@ -171,6 +173,8 @@ void limits_configure(struct limits *lim, const struct limits_config *c)
 	atomic_store(&s->download_bytes, c->download_bytes);
 	atomic_store(&s->upload_bytes, c->upload_bytes);
 	atomic_store(&s->bandwidth_window_s, c->bandwidth_window_s);
+	atomic_store(&s->cpu_percent, c->cpu_percent);
+	atomic_store(&s->cpu_burst_ms, c->cpu_burst_ms);
 }
 
 void limits_get_config(struct limits *lim, struct limits_config *c)
@@ -191,6 +195,8 @@ void limits_get_config(struct limits *lim, struct limits_config *c)
 	c->download_bytes = atomic_load(&s->download_bytes);
 	c->upload_bytes = atomic_load(&s->upload_bytes);
 	c->bandwidth_window_s = atomic_load(&s->bandwidth_window_s);
+	c->cpu_percent = atomic_load(&s->cpu_percent);
+	c->cpu_burst_ms = atomic_load(&s->cpu_burst_ms);
 }
 
 static uint64_t limits_window_ms(struct limits *lim)
@@ -216,6 +222,15 @@ static unsigned limits_shard_of(const char *name)
 	return (unsigned)(limits_hash(name, strlen(name)) >> 20) % LIMITS_SHARDS;
 }
 
+/* The work bucket in microseconds: refill per second and capacity. */
+static void limits_cpu_params(struct limits *lim, unsigned *rate_r, unsigned *burst_r)
+{
+	unsigned pct = atomic_load(&lim->set.cpu_percent);
+	unsigned burst_ms = atomic_load(&lim->set.cpu_burst_ms);
+	*rate_r = pct >= 100 ? 0 : pct * 10000u; /* 0: unlimited */
+	*burst_r = (burst_ms > 0 ? burst_ms : 1) * 1000u;
+}
+
 /* Whether e may be freed: nothing counts on it and its rates forgot. */
 static bool limits_entry_quiet(struct limits *lim, struct limits_entry *e, uint64_t now_ms)
 {
@@ -229,8 +244,11 @@ static bool limits_entry_quiet(struct limits *lim, struct limits_entry *e, uint6
 	if (rate_window_count(&e->down, win, now_ms) > 0 ||
 	    rate_window_count(&e->up, win, now_ms) > 0)
 		return false;
+	unsigned cpu_rate, cpu_burst;
+	limits_cpu_params(lim, &cpu_rate, &cpu_burst);
 	return rate_bucket_full(&e->cmd, atomic_load(&lim->set.cmd_rate),
-				atomic_load(&lim->set.cmd_burst), now_ms);
+				atomic_load(&lim->set.cmd_burst), now_ms) &&
+	       rate_bucket_full(&e->cpu, cpu_rate, cpu_burst, now_ms);
 }
 
 /* Frees the quiet entries of one chain. Shard lock held. */
@@ -347,19 +365,20 @@ bool limits_refusal_log_due(struct limits_conn *lc, uint64_t now_ms, unsigned *u
 	return due;
 }
 
-bool limits_conn_hold(struct limits_conn *lc)
+uint64_t limits_conn_hold(struct limits_conn *lc, unsigned max_held)
 {
 	struct limits *lim = lc->lim;
-	unsigned max = atomic_load(&lim->set.max_ip_preauth);
+	unsigned step = atomic_load(&lim->set.max_ip_preauth);
 	struct limits_shard *sh = &lim->shards[lc->ip_shard];
+	uint64_t hold = 0;
 	pthread_mutex_lock(&sh->lock);
-	if (!lc->held && (max == 0 || lc->ip->held < max)) {
+	if (!lc->held && lc->ip->held < max_held) {
+		hold = LIMITS_HOLD_STEP_MS * (1 + (uint64_t)lc->ip->held / (step > 0 ? step : 100));
 		lc->ip->held++;
 		lc->held = true;
 	}
-	bool held = lc->held;
 	pthread_mutex_unlock(&sh->lock);
-	return held;
+	return hold < LIMITS_HOLD_MAX_MS ? hold : LIMITS_HOLD_MAX_MS;
 }
 
 void *limits_conn_owner(const struct limits_conn *lc)
@@ -693,6 +712,35 @@ uint64_t limits_bytes_wait(struct limits_conn *lc, enum limits_dir dir, uint64_t
 	pthread_mutex_lock(&sh->lock);
 	uint64_t wait = rate_window_wait(dir == LIMITS_DOWNLOAD ? &lc->user->down : &lc->user->up,
 					 limits_window_ms(lim), limit, now_ms);
+	pthread_mutex_unlock(&sh->lock);
+	return wait;
+}
+
+void limits_cpu_add(struct limits_conn *lc, uint64_t us, uint64_t now_ms)
+{
+	unsigned rate, burst;
+	limits_cpu_params(lc->lim, &rate, &burst);
+	if (lc->user == NULL || rate == 0 || us == 0)
+		return;
+	/* One charge never exceeds the bucket: a single long step (a slow
+	 * disk) must not block the user for longer than its burst. */
+	unsigned cost = us > burst ? burst : (unsigned)us;
+	struct limits_shard *sh = &lc->lim->shards[lc->user_shard];
+	pthread_mutex_lock(&sh->lock);
+	rate_bucket_take(&lc->user->cpu, rate, burst, cost, now_ms);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+uint64_t limits_cpu_wait(struct limits_conn *lc, uint64_t now_ms)
+{
+	unsigned rate, burst;
+	limits_cpu_params(lc->lim, &rate, &burst);
+	if (lc->user == NULL || rate == 0)
+		return 0;
+	struct limits_shard *sh = &lc->lim->shards[lc->user_shard];
+	pthread_mutex_lock(&sh->lock);
+	/* Taking nothing refills the bucket and reports the debt left. */
+	uint64_t wait = rate_bucket_take(&lc->user->cpu, rate, burst, 0, now_ms);
 	pthread_mutex_unlock(&sh->lock);
 	return wait;
 }

@@ -53,6 +53,8 @@ struct limits_config {
 	uint64_t download_bytes;         /* FETCH output per user per window */
 	uint64_t upload_bytes;           /* APPEND/literal input per user per window */
 	unsigned bandwidth_window_s;
+	unsigned cpu_percent;  /* share of one thread's time one user's commands may take */
+	unsigned cpu_burst_ms; /* time a user may take at once before cpu_percent applies */
 };
 
 /* Why a connection or login was refused (metrics label = name). */
@@ -72,6 +74,7 @@ enum limits_throttle {
 	LIMITS_THROTTLE_DOWNLOAD,
 	LIMITS_THROTTLE_UPLOAD,
 	LIMITS_THROTTLE_AUTH_PENALTY,
+	LIMITS_THROTTLE_CPU,
 	LIMITS_THROTTLE_COUNT_,
 };
 
@@ -125,12 +128,17 @@ void limits_conn_touch(struct limits_conn *lc, uint64_t now_ms);
  * or LIMITS_REFUSE_USER / LIMITS_REFUSE_USERIP (nothing changed). */
 enum limits_refuse limits_conn_login(struct limits_conn *lc, const char *user, uint64_t now_ms);
 
-/* A connection refused for its address (rate or pre-login count) may be
- * held a moment before its BYE, so a client that reconnects at once on
- * refusal slows down instead of costing an accept per retry: true when
- * it may be held (at most max_ip_preauth held per address; beyond that
- * the refusal must be immediate, so held descriptors stay bounded). */
-bool limits_conn_hold(struct limits_conn *lc);
+/* A connection refused for its address (rate or pre-login count) is held
+ * before its BYE (a tarpit), so a client that reconnects at once on
+ * refusal costs an accept per hold instead of one per round trip. Returns
+ * how long to hold it in ms: a second per max_ip_preauth connections the
+ * address already has held, up to LIMITS_HOLD_MAX_MS, so the more an
+ * address floods the slower its retries come. 0: refuse at once, because
+ * the address already has max_held connections held (held descriptors
+ * stay bounded per address). */
+uint64_t limits_conn_hold(struct limits_conn *lc, unsigned max_held);
+#define LIMITS_HOLD_STEP_MS 1000
+#define LIMITS_HOLD_MAX_MS 30000
 /* Whether a refusal of lc's address should be logged now: the first one,
  * then at most one every 10 s (no log floods); *unlogged_r is the number
  * of refusals not logged since the last line. */
@@ -165,5 +173,14 @@ enum limits_dir { LIMITS_DOWNLOAD, LIMITS_UPLOAD };
 void limits_bytes_add(struct limits_conn *lc, enum limits_dir dir, uint64_t n, uint64_t now_ms);
 /* How long lc's user must wait before moving more bytes in dir (0: now). */
 uint64_t limits_bytes_wait(struct limits_conn *lc, enum limits_dir dir, uint64_t now_ms);
+
+/* Work budget: the time lc's user's commands kept a network thread busy
+ * (a bucket of microseconds refilled at cpu_percent of one thread, holding
+ * cpu_burst_ms). A bulk FETCH or SEARCH that empties it continues in
+ * slices spaced to hold the share, so one user cannot take the threads
+ * every other session shares. */
+void limits_cpu_add(struct limits_conn *lc, uint64_t us, uint64_t now_ms);
+/* How long lc's user must wait before more work (0: now). */
+uint64_t limits_cpu_wait(struct limits_conn *lc, uint64_t now_ms);
 
 #endif

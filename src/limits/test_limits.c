@@ -235,6 +235,80 @@ static void test_bytes(void)
 	test_end();
 }
 
+static void test_cpu_share(void)
+{
+	test_begin("limits: work budget per user (share of a thread, with a burst)");
+	struct limits_config cfg = {.cpu_percent = 25, .cpu_burst_ms = 100};
+	struct limits *lim = new_limits(&cfg);
+	enum limits_refuse r;
+	struct limits_conn *a = conn(lim, "9.9.9.9", 0, NULL, &r);
+	struct limits_conn *a2 = conn(lim, "9.9.9.10", 0, NULL, &r);
+	struct limits_conn *b = conn(lim, "9.9.9.11", 0, NULL, &r);
+	/* before login nothing is charged */
+	limits_cpu_add(a, 500000, 0);
+	test_assert(limits_cpu_wait(a, 0) == 0);
+	test_assert(limits_conn_login(a, "hana", 0) == LIMITS_OK);
+	test_assert(limits_conn_login(a2, "hana", 0) == LIMITS_OK);
+	test_assert(limits_conn_login(b, "ivan", 0) == LIMITS_OK);
+	/* the burst (100 ms of thread time) goes through at once */
+	limits_cpu_add(a, 60000, 0);
+	test_assert(limits_cpu_wait(a, 0) == 0);
+	/* 20 ms over it: 20 ms / 25% = 80 ms of waiting, for every session
+	 * of the user */
+	limits_cpu_add(a2, 60000, 0);
+	test_assert(limits_cpu_wait(a, 0) == 80);
+	test_assert(limits_cpu_wait(a2, 40) == 40);
+	test_assert(limits_cpu_wait(a, 80) == 0);
+	/* one huge step costs at most the burst */
+	limits_cpu_add(a, 10000000, 1000);
+	test_assert(limits_cpu_wait(a, 1000) == 0);
+	limits_cpu_add(a, 1000, 1000);
+	test_assert(limits_cpu_wait(a, 1000) == 4);
+	/* another user is not affected */
+	test_assert(limits_cpu_wait(b, 1000) == 0);
+	/* 100% (or 0) is no limit */
+	cfg.cpu_percent = 100;
+	limits_configure(lim, &cfg);
+	limits_cpu_add(a, 10000000, 1000);
+	test_assert(limits_cpu_wait(a, 1000) == 0);
+	limits_conn_free(&a);
+	limits_conn_free(&a2);
+	limits_conn_free(&b);
+	limits_free(&lim);
+	test_end();
+}
+
+static void test_refusal_hold(void)
+{
+	test_begin("limits: refused connections are held longer as an address floods");
+	struct limits_config cfg = {.max_ip_preauth = 2};
+	struct limits *lim = new_limits(&cfg);
+	enum limits_refuse r;
+	struct limits_conn *c[8];
+	for (int i = 0; i < 8; i++)
+		c[i] = conn(lim, "6.6.6.6", 0, NULL, &r);
+	test_assert(r == LIMITS_REFUSE_IP_PREAUTH);
+	/* c[0], c[1] are in; the refused ones wait 1 s per 2 already held */
+	test_assert(limits_conn_hold(c[2], 5) == 1000);
+	test_assert(limits_conn_hold(c[3], 5) == 1000);
+	test_assert(limits_conn_hold(c[4], 5) == 2000);
+	test_assert(limits_conn_hold(c[5], 5) == 2000);
+	test_assert(limits_conn_hold(c[6], 5) == 3000);
+	/* beyond max_held: refused at once */
+	test_assert(limits_conn_hold(c[7], 5) == 0);
+	/* a held connection that ends makes room */
+	limits_conn_free(&c[2]);
+	test_assert(limits_conn_hold(c[7], 5) == 3000);
+	/* another address starts from one second */
+	struct limits_conn *o = conn(lim, "6.6.6.7", 0, NULL, &r);
+	test_assert(limits_conn_hold(o, 5) == 1000);
+	limits_conn_free(&o);
+	for (int i = 0; i < 8; i++)
+		limits_conn_free(&c[i]);
+	limits_free(&lim);
+	test_end();
+}
+
 int main(void)
 {
 	test_preauth_and_rate();
@@ -243,5 +317,7 @@ int main(void)
 	test_auth_penalty();
 	test_cmd_rate();
 	test_bytes();
+	test_cpu_share();
+	test_refusal_hold();
 	return test_done();
 }

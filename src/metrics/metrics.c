@@ -329,7 +329,7 @@ static const char *const metrics_mech_names[METRICS_MECH_COUNT_] = {"LOGIN", "PL
 static const char *const metrics_login_result_names[METRICS_LOGIN_RESULT_COUNT_] = {
     "ok", "fail", "limit", "authzid", "unavailable"};
 static const char *const metrics_throttle_names[METRICS_THROTTLE_COUNT_] = {
-    "commands", "download", "upload", "auth_penalty"};
+    "commands", "download", "upload", "auth_penalty", "cpu"};
 static const char *const metrics_timeout_names[METRICS_TIMEOUT_COUNT_] = {
     "preauth", "idle", "tls_handshake", "output_stall"};
 static const char *const metrics_tls_result_names[2] = {"fail", "ok"};

@@ -70,6 +70,7 @@ enum metrics_throttle {
 	METRICS_THROTTLE_DOWNLOAD,     /* FETCH output bandwidth */
 	METRICS_THROTTLE_UPLOAD,       /* APPEND / literal bandwidth */
 	METRICS_THROTTLE_AUTH_PENALTY, /* failed-login delay of an address */
+	METRICS_THROTTLE_CPU,          /* a user's share of the network threads' time */
 	METRICS_THROTTLE_COUNT_,
 };
 

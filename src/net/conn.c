@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,14 @@ struct conn *conn_new(struct loop *loop, struct conn_list *list, int fd,
 	c->transport = &transport_tcp;
 	timer_init(&c->timer);
 	conn_peer_fill(c, peer);
+	/* Output is gathered in our own buffer and written once per reply
+	 * batch, so Nagle's algorithm only adds delay: a reply written in two
+	 * parts (a job's result after its untagged lines) would wait for the
+	 * client's delayed ACK of the first. */
+	if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6) {
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	c->next = list->head;
 	if (list->head != NULL)
 		list->head->prev = c;

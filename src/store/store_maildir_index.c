@@ -188,7 +188,14 @@ static int smi_try_open(struct smd_user *u, const char *path, bool *created_r)
 	if (version > SMI_VERSION)
 		return SQLITE_NOTADB;
 	*created_r = version == 0;
-	rc = smi_exec(u, "PRAGMA journal_mode = WAL");
+	/* One process owns a user's index: exclusive locking keeps the WAL
+	 * index in memory and takes the file lock once, instead of fcntl
+	 * locks around every statement (a quarter of a bulk FETCH's CPU).
+	 * Another process (a second server on the same mail_root, or the
+	 * CLI while the server has the user open) gets SQLITE_BUSY. */
+	rc = smi_exec(u, "PRAGMA locking_mode = EXCLUSIVE");
+	if (rc == SQLITE_OK)
+		rc = smi_exec(u, "PRAGMA journal_mode = WAL");
 	if (rc == SQLITE_OK)
 		rc = smi_exec(u, u->st->fsync ? "PRAGMA synchronous = FULL"
 		                              : "PRAGMA synchronous = OFF");

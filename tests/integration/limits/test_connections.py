@@ -4,6 +4,8 @@ the server total on both ports. Over a connection-level limit the greeting
 is `* BYE [UNAVAILABLE]`; over a per-user limit LOGIN answers `NO [LIMIT]`
 (RFC 5530)."""
 
+import select
+import socket
 import time
 
 from harness import ServerTestCase, quote, status_re
@@ -72,6 +74,39 @@ class ConnectRate(ServerTestCase):
         self.assertLessEqual(max(waits), 3.0, waits)
         time.sleep(0.2)
         self.assertLessEqual(self.server.log().count("event=refused") - before, 1)
+
+
+class FloodHeldLonger(ServerTestCase):
+    # max_connections 40: one address may have at most 40 / 8 = 5 held
+    settings = {"max_preauth_connections_per_ip": "2", "connect_rate_per_ip": "0",
+                "max_connections": "40"}
+
+    def test_hold_grows_with_the_flood_and_is_bounded(self):
+        """The more refused connections an address already has waiting,
+        the longer the next one waits for its BYE (1 s per
+        max_preauth_connections_per_ip held): a client that reconnects at
+        once on refusal slows down in proportion to its flood. Beyond an
+        eighth of max_connections held, the BYE comes at once."""
+        self.connect(), self.connect()  # the address's two pre-login slots
+        socks, t0 = [], time.monotonic()
+        for _ in range(6):
+            sk = socket.create_connection(("127.0.0.1", self.server.imap_port), timeout=10)
+            self.addCleanup(sk.close)
+            socks.append(sk)
+            time.sleep(0.05)  # accepted in this order
+        arrived = {}
+        while len(arrived) < len(socks) and time.monotonic() - t0 < 10:
+            ready, _, _ = select.select([s for s in socks if s not in arrived], [], [], 1)
+            for sk in ready:
+                data = sk.recv(4096)
+                self.assertRegex(data.decode(), r"^\* BYE \[UNAVAILABLE\] ")
+                arrived[sk] = time.monotonic() - t0
+        waits = [arrived[sk] for sk in socks]
+        # holds of 1, 1, 2, 2, 3 s; the sixth is over the bound: at once
+        self.assertLess(waits[5], 0.8, waits)
+        for i, want in enumerate((1, 1, 2, 2, 3)):
+            self.assertGreaterEqual(waits[i], want - 0.2, waits)
+            self.assertLess(waits[i], want + 1.0, waits)
 
 
 class MaxConnectionsImaps(ServerTestCase):

@@ -69,6 +69,43 @@ class DownloadWindow(ServerTestCase):
         self.assertIn("kind=download", self.server.log())
 
 
+class WorkShare(ServerTestCase):
+    """user_cpu_percent: a user's bulk FETCHes beyond its burst continue in
+    slices spaced to hold its share of the thread's time; another user on
+    the same thread is not slowed."""
+    settings = {"user_cpu_percent": "1", "user_cpu_burst_ms": "1",
+                "connect_rate_per_ip": "0", "threads": "1", "mail_fsync": "no"}
+
+    def test_bulk_fetch_spaced_other_user_unaffected(self):
+        a = self.connect()
+        self.login(a)
+        body = ("z" * 70 + "\r\n") * 600  # ~43 KB
+        for i in range(40):
+            msg = f"Subject: m{i}\r\n\r\n{body}".encode()
+            a.send(f"A{i} APPEND INBOX {{{len(msg)}+}}\r\n".encode() + msg + b"\r\n")
+            self.assertRegex(a.read_tagged(f"A{i}")[1], status_re(f"A{i}", "OK"))
+        a.command("s", "SELECT INBOX")
+        b = self.connect()
+        self.login(b, user="bob")
+        start = time.monotonic()
+        # ~1.7 MB per FETCH: a few ms of the thread each, at 1% of it
+        a.send(b"".join(b"F%d FETCH 1:* BODY.PEEK[]\r\n" % i for i in range(4)))
+        lat = []
+        for i in range(5):
+            s = time.monotonic()
+            _, t = b.command(f"b{i}", "NOOP")
+            lat.append(time.monotonic() - s)
+            self.assertRegex(t, status_re(f"b{i}", "OK"))
+            time.sleep(0.05)
+        for i in range(4):
+            untagged, t = a.read_tagged(f"F{i}", timeout=30)
+            self.assertRegex(t, status_re(f"F{i}", "OK"))
+            self.assertEqual(sum(1 for u in untagged if " FETCH " in u), 40)
+        self.assertGreater(time.monotonic() - start, 0.3)
+        self.assertLess(max(lat), 0.25, lat)
+        self.assertIn("kind=cpu", self.server.log())
+
+
 class UploadWindow(ServerTestCase):
     settings = {"upload_limit": "10k", "bandwidth_window": "1s",
                 "connect_rate_per_ip": "0"}
