@@ -23,7 +23,8 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LAYERS = ("imap", "store", "net", "auth", "cli", "config", "limits", "metrics", "lmtp", "clients")
+LAYERS = ("imap", "store", "net", "auth", "cli", "config", "limits", "metrics", "lmtp", "clients",
+          "bench")
 
 
 def main():

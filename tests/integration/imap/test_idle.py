@@ -86,6 +86,33 @@ class Idle(MailboxMixin, ServerTestCase):
         self.assertLess(time.monotonic() - t0, 1.0)
         self.done(c)
 
+    def test_delivery_into_subfolder_new_gets_fresh_uid(self):
+        """An MDA (procmail, maildrop, a script) writing into a folder's
+        Maildir++ new/ with bare LF line ends: the IDLE session on that
+        folder hears of it within 1 s, and the message has the next UID
+        and the bytes it was written with, as CRLF."""
+        c = self.session("carol")
+        _, t = c.command("c", "CREATE Lists")
+        self.assertStatus(t, "c", "OK")
+        untagged, _ = c.command("s", "SELECT Lists")
+        uidnext = int(re.search(r"UIDNEXT (\d+)", " ".join(untagged)).group(1))
+        self.start_idle(c)
+        root = os.path.join(self.server.dir, "mail", "carol", ".Lists")
+        base = f"{int(time.time())}.M2P{os.getpid()}.{socket.gethostname()}"
+        body = b"From: list@example.org\nSubject: digest\n\nline one\nline two\n"
+        with open(os.path.join(root, "tmp", base), "wb") as f:
+            f.write(body)
+        t0 = time.monotonic()
+        os.rename(os.path.join(root, "tmp", base), os.path.join(root, "new", base))
+        self.wait_for(c, lambda l: l == "* 1 EXISTS", 3)
+        self.assertLess(time.monotonic() - t0, 1.0)
+        self.done(c)
+        untagged, t = c.command("f", "UID FETCH * (UID BODY.PEEK[])")
+        self.assertStatus(t, "f", "OK")
+        data = "\r\n".join(untagged)
+        self.assertIn(f"UID {uidnext} ", data)
+        self.assertIn(body.decode().replace("\n", "\r\n"), data)
+
     def test_pending_updates_sent_at_start(self):
         c = self.session()
         name = self.new_mailbox(c)
