@@ -185,6 +185,7 @@ static int serve_run(struct config *cfg, const struct cli_opts *opts)
 	if (admin != NULL)
 		admin_stop(&admin);
 	imap_ctx_stop_workers(ctx);
+	lmtp_ctx_forget_pool(lmtp);
 	net_server_free(&srv);
 	lmtp_ctx_free(&lmtp);
 	imap_ctx_free(&ctx);

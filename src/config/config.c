@@ -133,7 +133,7 @@ static const struct option options[] = {
 	       "message-count quota of each user; userdb_quota_rule=*:messages=<n> overrides it "
 	       "per user; 0 = unlimited"),
 	NUMBER(OPT_UINT, store_workers, "0", 0, 1024,
-	       "threads for blocking mail store writes (fsync); 0 = one per CPU core"),
+	       "threads for blocking mail store writes (fsync); 0 = four per CPU core"),
 	TYPED(OPT_PATH, state_dir, "state", "directory for the control socket and runtime files"),
 	NUMBER(OPT_UINT, threads, "0", 0, 1024, "event-loop threads; 0 = one per CPU core"),
 	STRING(run_user, "", NULL,

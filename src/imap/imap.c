@@ -83,13 +83,17 @@ static void imap_limits_apply(struct limits *lim, const struct config *cfg)
 	limits_configure(lim, &lc);
 }
 
-/* A pool size from the configuration: 0 means one thread per core. */
-static unsigned imap_workers(unsigned configured)
+/* A pool size from the configuration: 0 means per_core threads per core.
+ * Password hashing is CPU work (one per core); store writes mostly wait
+ * for fsync, and concurrent fsyncs share the file system's journal
+ * commits, so more of them than cores keeps their queue short when the
+ * disk is slow. */
+static unsigned imap_workers(unsigned configured, unsigned per_core)
 {
 	if (configured > 0)
 		return configured;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	return cores > 0 ? (unsigned)cores : 1;
+	return (cores > 0 ? (unsigned)cores : 1) * per_core;
 }
 
 struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
@@ -139,8 +143,8 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 	store_set_quota_lookup(store, imap_quota_lookup, ctx);
 	ctx->limits = limits_new();
 	imap_limits_apply(ctx->limits, cfg);
-	ctx->auth_pool = workpool_new(imap_workers(cfg->auth_workers), "auth");
-	ctx->store_pool = workpool_new(imap_workers(cfg->store_workers), "store");
+	ctx->auth_pool = workpool_new(imap_workers(cfg->auth_workers, 1), "auth");
+	ctx->store_pool = workpool_new(imap_workers(cfg->store_workers, 4), "store");
 	ctx->dummy_hash = login_make_dummy_hash(cfg->password_scheme);
 	if (getrandom(&ctx->sid_key, sizeof(ctx->sid_key), 0) != sizeof(ctx->sid_key))
 		ctx->sid_key = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;

@@ -56,7 +56,14 @@ void lmtp_session_reset(struct lmtp_session *s)
 		free(s->rcpts[i].addr);
 		free(s->rcpts[i].user);
 		free(s->rcpts[i].mailbox);
-		store_user_unref(&s->rcpts[i].u);
+		/* A last reference closes the user's index (fsyncs): off the
+		 * loop, unless the pool is already gone (shutdown). */
+		if (s->rcpts[i].u != NULL && s->ctx->p.store_pool != NULL)
+			workpool_submit(s->ctx->p.store_pool, NULL, store_user_unref_job, NULL,
+					s->rcpts[i].u);
+		else
+			store_user_unref(&s->rcpts[i].u);
+		s->rcpts[i].u = NULL;
 	}
 	free(s->rcpts);
 	s->rcpts = NULL;

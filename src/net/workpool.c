@@ -57,7 +57,10 @@ static void *workpool_thread(void *arg)
 	struct work_job *job;
 	while ((job = workpool_take(pool)) != NULL) {
 		job->work(job->ctx);
-		loop_post(job->reply_loop, workpool_finish, job);
+		if (job->done != NULL)
+			loop_post(job->reply_loop, workpool_finish, job);
+		else
+			free(job);
 	}
 	return NULL;
 }

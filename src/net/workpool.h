@@ -17,7 +17,10 @@ struct workpool;
 
 /* Starts `threads` threads (at least 1); name is for logs. */
 struct workpool *workpool_new(unsigned threads, const char *name);
-/* Queues a job. Any loop thread. */
+/* Queues a job: work(ctx) on a pool thread, then done(ctx) posted to
+ * reply_loop. With done NULL nothing is posted (reply_loop may be NULL):
+ * fire-and-forget work such as releasing a resource whose release may
+ * block; workpool_free still waits for it. Any loop thread. */
 void workpool_submit(struct workpool *pool, struct loop *reply_loop, loop_fn *work, loop_fn *done,
 		     void *ctx);
 /* Jobs waiting (not yet started), for metrics and back-pressure. */

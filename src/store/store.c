@@ -282,6 +282,12 @@ enum store_err store_user_open(struct store *st, const char *user, struct store_
 	return ret;
 }
 
+void store_user_unref_job(void *ctx)
+{
+	struct store_user *u = ctx;
+	store_user_unref(&u);
+}
+
 void store_user_unref(struct store_user **up)
 {
 	struct store_user *u = *up;

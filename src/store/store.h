@@ -114,6 +114,10 @@ void store_close(struct store **st);
  * user name (no '/', not "." or ".."); others get STORE_ERR_INVALID_NAME. */
 enum store_err store_user_open(struct store *st, const char *user, struct store_user **u_r);
 void store_user_unref(struct store_user **u);
+/* store_user_unref as a workpool job (ctx is the struct store_user *):
+ * the last reference closes the index, which checkpoints and fsyncs, so a
+ * loop thread hands it to a pool instead of blocking on the disk. */
+void store_user_unref_job(void *ctx);
 
 /* Whether a UTF-8 mailbox name is acceptable: not empty, at most
  * STORE_NAME_MAX bytes and STORE_DEPTH_MAX levels, valid UTF-8, no control
