@@ -90,8 +90,8 @@ static void session_charge_cpu(struct session *s, uint64_t start_ns)
 {
 	if (s->limits == NULL || s->user == NULL)
 		return;
-	limits_cpu_add(s->limits, (metrics_now_ns() - start_ns) / 1000,
-		       loop_now_ms(conn_loop(s->conn)));
+	uint64_t ns = metrics_now_ns() - start_ns + conn_take_write_event_ns(s->conn);
+	limits_cpu_add(s->limits, ns / 1000, loop_now_ms(conn_loop(s->conn)));
 }
 
 static void session_metrics_cmd_begin(struct session *s, const struct imap_command *cmd)

@@ -61,6 +61,7 @@ struct conn {
 	bool input_paused;
 	bool eof;           /* the peer finished sending (it may still read) */
 	bool write_blocked; /* output is waiting for a write event */
+	uint64_t write_event_ns; /* time spent writing on write events, not yet taken */
 	bool closing;
 	bool close_after_flush;
 	bool read_scheduled;
@@ -304,6 +305,13 @@ struct buf *conn_input(struct conn *c) { return &c->in; }
 bool conn_input_paused(const struct conn *c) { return c->input_paused; }
 bool conn_eof(const struct conn *c) { return c->eof; }
 size_t conn_output_pending(const struct conn *c) { return c->out.len - c->out.rpos; }
+
+uint64_t conn_take_write_event_ns(struct conn *c)
+{
+	uint64_t ns = c->write_event_ns;
+	c->write_event_ns = 0;
+	return ns;
+}
 bool conn_closing(const struct conn *c) { return c->closing; }
 const char *conn_close_reason(const struct conn *c) { return c->close_reason; }
 struct conn *conn_list_first(const struct conn_list *list) { return list->head; }
@@ -568,7 +576,10 @@ static void conn_on_event(void *ctx, unsigned events)
 	}
 	bool was_blocked = c->write_blocked;
 	if ((events & LOOP_WRITE) || (c->tls_wants & LOOP_READ && events & LOOP_READ)) {
-		if (conn_flush(c) < 0)
+		uint64_t start = metrics_now_ns();
+		int r = conn_flush(c);
+		c->write_event_ns += metrics_now_ns() - start;
+		if (r < 0)
 			return;
 	}
 	if (c->closing)

@@ -87,6 +87,10 @@ void conn_write(struct conn *c, const void *data, size_t len);
  * then closing). */
 int conn_flush(struct conn *c);
 size_t conn_output_pending(const struct conn *c);
+/* Time the loop spent writing this connection's queued output when the
+ * socket became writable, since the last call (the handler charges it to
+ * whoever produced the output). */
+uint64_t conn_take_write_event_ns(struct conn *c);
 
 /* Discards unread input and begins a server-side TLS handshake once the
  * queued output (e.g. the STARTTLS OK) has been sent in plaintext; input
