@@ -121,6 +121,13 @@ static const struct option options[] = {
 	       "where passwords may be sent without TLS: loopback, always or never"),
 	NUMBER(OPT_UINT, auth_workers, "0", 0, 1024,
 	       "password hashing threads; 0 = one per CPU core"),
+	NUMBER(OPT_DURATION, auth_cache_ttl, "10m", 0, DURATION_MAX,
+	       "how long a verified password is remembered (as a keyed MAC, never in clear) so "
+	       "the same user logging in again skips the slow hash; a password change "
+	       "invalidates it at once; 0 = no cache"),
+	NUMBER(OPT_UINT, auth_cache_size, "65536", 0, 16777216,
+	       "users the password cache holds (a fixed table of about 50 bytes per slot plus "
+	       "the names); 0 = no cache"),
 	TYPED(OPT_PATH, mail_root, "mail", "directory holding the users' mailboxes"),
 	TYPED(OPT_BOOL, mail_fsync, "yes",
 	      "fsync message files and the index before acknowledging APPEND/COPY/MOVE; "

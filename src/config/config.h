@@ -51,6 +51,8 @@ struct config {
 	char *password_scheme;   /* scheme for `roost user add`; default "ARGON2ID" */
 	enum plaintext_auth plaintext_auth;
 	unsigned auth_workers;   /* hashing threads; 0 = number of cores */
+	unsigned auth_cache_ttl; /* seconds a verified password is remembered; 0 = off */
+	unsigned auth_cache_size;
 
 	/* storage */
 	char *mail_root;         /* default "mail" */

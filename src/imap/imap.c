@@ -146,6 +146,7 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 	ctx->auth_pool = workpool_new(imap_workers(cfg->auth_workers, 1), "auth");
 	ctx->store_pool = workpool_new(imap_workers(cfg->store_workers, 4), "store");
 	ctx->dummy_hash = login_make_dummy_hash(cfg->password_scheme);
+	ctx->credcache = credcache_new(cfg->auth_cache_size, cfg->auth_cache_ttl);
 	if (getrandom(&ctx->sid_key, sizeof(ctx->sid_key), 0) != sizeof(ctx->sid_key))
 		ctx->sid_key = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
 	return ctx;
@@ -172,6 +173,7 @@ void imap_ctx_free(struct imap_ctx **ctxp)
 	audit_close();
 	free(ctx->config_path);
 	free(ctx->dummy_hash);
+	credcache_free(&ctx->credcache);
 	free(ctx);
 	*ctxp = NULL;
 }

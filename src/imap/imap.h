@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "auth/credcache.h"
 #include "auth/passdb.h"
 #include "config/config.h"
 #include "limits/limits.h"
@@ -53,6 +54,7 @@ struct imap_ctx {
 	struct passdb *passdb; /* guarded by passdb_lock; NULL if it failed to load */
 
 	char *dummy_hash; /* verified for unknown users: same work, same answer */
+	struct credcache *credcache; /* passwords verified recently (auth_cache_ttl) */
 
 	atomic_size_t sessions;  /* live sessions, all threads */
 	atomic_uint_fast64_t next_sid;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/passdb.h"
@@ -62,6 +63,29 @@ static void login_lower_thread_priority(void)
 		log_warn("event=setpriority error=\"%s\"", strerror(errno));
 }
 
+static uint64_t login_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+/* The slow hash, unless this very password was verified against this
+ * stored hash a moment ago (auth_cache_ttl); a success is remembered. */
+static int login_verify(struct login_request *req, const char *stored, const char **err_r)
+{
+	struct credcache *cc = req->ctx->credcache;
+	uint64_t now = login_now_s();
+	bool hit = credcache_check(cc, req->user, stored, req->password, req->password_len, now);
+	metrics_auth_cache(hit);
+	if (hit)
+		return 1;
+	int verified = password_verify(stored, req->password, req->password_len, err_r);
+	if (verified == 1)
+		credcache_add(cc, req->user, stored, req->password, req->password_len, now);
+	return verified;
+}
+
 /* Pool thread. */
 static void login_work(void *arg)
 {
@@ -73,7 +97,7 @@ static void login_work(void *arg)
 		stored = passdb_lookup(db, req->user);
 	const char *err = NULL;
 	if (stored != NULL) {
-		req->verified = password_verify(stored, req->password, req->password_len, &err);
+		req->verified = login_verify(req, stored, &err);
 	} else {
 		if (req->ctx->dummy_hash != NULL)
 			(void)password_verify(req->ctx->dummy_hash, req->password,

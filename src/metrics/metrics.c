@@ -38,7 +38,8 @@ enum {
 	SLOT_ACCEPTED = SLOT_SESSIONS + METRICS_STATE_COUNT_,
 	SLOT_REFUSED = SLOT_ACCEPTED + METRICS_LISTENER_COUNT_,
 	SLOT_LOGINS = SLOT_REFUSED + METRICS_REFUSE_COUNT_,
-	SLOT_BYTES_IN = SLOT_LOGINS + METRICS_MECH_COUNT_ * METRICS_LOGIN_RESULT_COUNT_,
+	SLOT_AUTH_CACHE = SLOT_LOGINS + METRICS_MECH_COUNT_ * METRICS_LOGIN_RESULT_COUNT_,
+	SLOT_BYTES_IN = SLOT_AUTH_CACHE + 2, /* [0] miss, [1] hit */
 	SLOT_BYTES_OUT,
 	SLOT_THROTTLES,
 	SLOT_TIMEOUTS = SLOT_THROTTLES + METRICS_THROTTLE_COUNT_,
@@ -154,6 +155,11 @@ void metrics_conn_refused(enum metrics_refuse reason)
 void metrics_login(enum metrics_mech mech, enum metrics_login_result result)
 {
 	metrics_add(SLOT_LOGINS + (size_t)mech * METRICS_LOGIN_RESULT_COUNT_ + result, 1);
+}
+
+void metrics_auth_cache(bool hit)
+{
+	metrics_add(SLOT_AUTH_CACHE + (hit ? 1 : 0), 1);
 }
 
 void metrics_command(unsigned command_id, uint64_t duration_ns)
@@ -358,6 +364,19 @@ static void metrics_render_lmtp(struct buf *out)
 	           metrics_read(SLOT_LMTP_BYTES));
 }
 
+static void metrics_render_auth_cache(struct buf *out)
+{
+	const char *name = "roost_auth_cache_lookups_total";
+	metrics_family(out, name, "counter",
+	               "Password checks answered from the verified-password cache (hit) or by "
+	               "the hash (miss).");
+	static const char *const results[2] = {"miss", "hit"};
+	for (size_t i = 0; i < 2; i++) {
+		const char *labels[] = {"result", results[i], NULL};
+		metrics_sample_u64(out, name, labels, metrics_read(SLOT_AUTH_CACHE + i));
+	}
+}
+
 static void metrics_render_logins(struct buf *out)
 {
 	const char *name = "roost_logins_total";
@@ -478,6 +497,7 @@ void metrics_render(struct buf *out)
 	                   "by reason.",
 	                   "reason", metrics_refuse_names, METRICS_REFUSE_COUNT_, SLOT_REFUSED);
 	metrics_render_logins(out);
+	metrics_render_auth_cache(out);
 	metrics_render_commands(out);
 	metrics_family(out, "roost_received_bytes_total", "counter",
 	               "IMAP bytes received from clients (after TLS decryption).");

@@ -146,6 +146,8 @@ void metrics_session_leave(enum metrics_state state);
 void metrics_conn_accepted(enum metrics_listener listener);
 void metrics_conn_refused(enum metrics_refuse reason);
 void metrics_login(enum metrics_mech mech, enum metrics_login_result result);
+/* A password check of a known user: answered by the cache, or not. */
+void metrics_auth_cache(bool hit);
 /* A command from its start (parsed) to its tagged reply. */
 void metrics_command(unsigned command_id, uint64_t duration_ns);
 /* IMAP bytes read from and written to clients (after TLS decryption). */
