@@ -163,7 +163,7 @@ static const struct option options[] = {
 	NUMBER(OPT_UINT, max_preauth_connections_per_ip, "100", 0, 10000000,
 	       "connections from one address not yet logged in; further ones get BYE "
 	       "[UNAVAILABLE]; 0 = no limit"),
-	NUMBER(OPT_UINT, connect_rate_per_ip, "300", 0, 10000000,
+	NUMBER(OPT_UINT, connect_rate_per_ip, "1200", 0, 10000000,
 	       "connection attempts per address per minute; further ones get BYE [UNAVAILABLE]; "
 	       "0 = no limit"),
 	NUMBER(OPT_UINT, max_user_connections, "200", 0, 10000000,
