@@ -151,6 +151,8 @@ run_integration() {
 	local kind=$1 dir=build out rc line p f s names
 	[ "$kind" = asan ] && dir=build-asan
 	build "$kind" roost || return 0
+	# bench/load's smoke tests run the load generator next to the server.
+	build "$kind" roost-load || return 0
 	note "integration tests ($dir/roost)"
 	# Output goes to the terminal as it comes and to a file for the counts.
 	out=$(mktemp)
