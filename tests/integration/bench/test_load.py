@@ -112,7 +112,12 @@ class LoadSmokeTest(ServerTestCase):
         self.assertGreater(srv["rss_kib_initial"], 0)
         self.assertGreater(srv["rss_kib_start"], 0)
         self.assertGreaterEqual(srv["rss_kib_peak"], srv["rss_kib_end"])
-        self.assertGreater(srv["cpu_s"], 0)
+        # CPU time is read in clock ticks (10 ms): a window in which idle
+        # sessions only hear a few Maildir deliveries may cost less than one.
+        if workload == "idle-hold":
+            self.assertGreaterEqual(srv["cpu_s"], 0)
+        else:
+            self.assertGreater(srv["cpu_s"], 0)
         for op, h in rep["latency_us"].items():
             self.assertGreater(h["count"], 0, op)
             self.assertTrue(h["p50"] <= h["p99"] <= h["p999"] <= h["max"], (op, h))
