@@ -10,7 +10,7 @@
  *              [--append-every N] [--fetch-bodies K] [--source A[-B] | --source none]
  *              [--json]
  *
- *   W: login-storm | idle-hold | sync | fetch-bulk | append | search
+ *   W: login-storm | idle-hold | sync | fetch-bulk | append | search | mixed
  *   --users FILE     lines "user password" (the password is the rest of the
  *                    line); session i logs in as user i mod (number of users)
  *   --duration S     the measured window (default 10); --warmup S before it
@@ -61,6 +61,9 @@
  *       ops: connect (to greeting), starttls, login, select, logout, cycle,
  *       idle (to "+"), fetch_flags, fetch_body, store, append, expunge,
  *       fetch_bulk, search_text, search_from, search_since, deliver
+ *   "commands_us": {"count", "p50", "p99", "p999", "max"}  every workload
+ *                                      command together (not connect, STARTTLS,
+ *                                      LOGIN, LOGOUT, IDLE, deliveries)
  *   "errors": {"<kind>": n}            connect, tls, timeout, closed, bye, no,
  *                                      bad, protocol, login, idle_ended,
  *                                      deliver (a delivery could not be made)
@@ -117,7 +120,7 @@ static void load_usage(void)
 	    "         [--starttls|--tls] [--server-pid PID] [--think-ms T] [--deliver-every S]\n"
 	    "         [--deliverers K] [--maildir PATTERN] [--append-every N] [--fetch-bodies K]\n"
 	    "         [--source A[-B]|none] [--json]\n"
-	    "  W: login-storm idle-hold sync fetch-bulk append search\n");
+	    "  W: login-storm idle-hold sync fetch-bulk append search mixed\n");
 	exit(2);
 }
 
@@ -550,6 +553,7 @@ static void load_free(struct load_run *r)
 	for (int i = 0; i < OP_COUNT; i++)
 		load_hist_free(&r->hist[i]);
 	load_hist_free(&r->deliver_hist);
+	load_hist_free(&r->commands);
 	for (size_t i = 0; i < r->nusers; i++) {
 		free(r->users[i].name);
 		free(r->users[i].pass);

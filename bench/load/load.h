@@ -48,6 +48,8 @@ enum load_op {
 	OP_SEARCH_FROM,
 	OP_SEARCH_SINCE,
 	OP_DELIVER,
+	OP_NOOP,
+	OP_SEARCH_UNSEEN,
 	OP_COUNT
 };
 
@@ -73,6 +75,7 @@ enum load_workload {
 	WL_FETCH_BULK,
 	WL_APPEND,
 	WL_SEARCH,
+	WL_MIXED,
 	WL_COUNT
 };
 
@@ -103,6 +106,8 @@ enum load_step {
 	ST_FETCH_BULK,
 	ST_SEARCH,
 	ST_DELIVER,
+	ST_NOOP,
+	ST_SEARCH_UNSEEN,
 };
 
 struct load_hist {
@@ -241,6 +246,7 @@ struct load_run {
 
 	/* results (measured window unless said otherwise) */
 	struct load_hist hist[OP_COUNT];
+	struct load_hist commands; /* every workload command (mixed, sync): "commands" */
 	struct load_hist deliver_hist;
 	uint64_t deliver_expected, deliver_within_2s;
 	uint64_t ops;

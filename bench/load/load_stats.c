@@ -33,6 +33,8 @@ const char *const load_op_names[OP_COUNT] = {
     [OP_SEARCH_FROM] = "search_from",
     [OP_SEARCH_SINCE] = "search_since",
     [OP_DELIVER] = "deliver",
+    [OP_NOOP] = "noop",
+    [OP_SEARCH_UNSEEN] = "search_unseen",
 };
 
 const char *const load_err_names[ERR_COUNT] = {
@@ -158,6 +160,9 @@ void load_record_op(struct load_run *r, enum load_op op, uint64_t start_us, bool
 		return;
 	uint64_t d = r->now_us > start_us ? r->now_us - start_us : 0;
 	load_hist_record(&r->hist[op], d);
+	if (op != OP_CONNECT && op != OP_STARTTLS && op != OP_LOGIN && op != OP_LOGOUT &&
+	    op != OP_CYCLE && op != OP_IDLE && op != OP_DELIVER)
+		load_hist_record(&r->commands, d);
 	if (primary)
 		r->ops++;
 }
@@ -202,7 +207,9 @@ static void report_json(struct load_run *r, FILE *out)
 		report_json_hist(out, &r->hist[i]);
 		first = false;
 	}
-	fprintf(out, "}, \"errors\": {");
+	fprintf(out, "}, \"commands_us\": ");
+	report_json_hist(out, &r->commands);
+	fprintf(out, ", \"errors\": {");
 	first = true;
 	for (int i = 0; i < ERR_COUNT; i++) {
 		if (r->errors[i] == 0)

@@ -15,6 +15,10 @@
  *   fetch-bulk   UID FETCH 1:* (BODY.PEEK[]); literal bytes are message data.
  *   append       APPEND of 1 KB/10 KB/100 KB/1 MB messages (50/30/15/5%).
  *   search       SEARCH TEXT, SEARCH FROM, SEARCH SINCE in rotation.
+ *   mixed        an everyday client (bench/isolation.py's well-behaved
+ *                one): SELECT, UID FETCH 1:* (FLAGS), UID FETCH of sampled
+ *                UIDs (BODY.PEEK[]), NOOP, UID STORE +FLAGS / -FLAGS (\Seen)
+ *                in turn, SEARCH UNSEEN; nothing grows.
  * A delivery's latency runs from the moment its APPEND is sent (so it
  * includes the APPEND itself: an upper bound) to the EXISTS, and counts only
  * for sessions already in IDLE at that moment.
@@ -31,6 +35,7 @@
 const char *const load_workload_names[WL_COUNT] = {
     [WL_LOGIN_STORM] = "login-storm", [WL_IDLE_HOLD] = "idle-hold", [WL_SYNC] = "sync",
     [WL_FETCH_BULK] = "fetch-bulk",   [WL_APPEND] = "append",       [WL_SEARCH] = "search",
+    [WL_MIXED] = "mixed",
 };
 
 static const size_t wl_sizes[4] = {1024, 10 * 1024, 100 * 1024, 1024 * 1024};
@@ -223,10 +228,18 @@ static void wl_issue_workload(struct load_sess *s)
 	case ST_FETCH_BODY:
 		wl_fetch_bodies(s);
 		break;
+	case ST_NOOP:
+		wl_cmd(s, OP_NOOP, "NOOP");
+		break;
+	case ST_SEARCH_UNSEEN:
+		wl_cmd(s, OP_SEARCH_UNSEEN, "SEARCH UNSEEN");
+		break;
 	case ST_STORE_SEEN:
-		wl_cmd(s, OP_STORE, "UID STORE %" PRIu32 " +FLAGS (\\Seen)",
+		/* mixed: set and clear \Seen in turn, so the flags do not drift */
+		wl_cmd(s, OP_STORE, "UID STORE %" PRIu32 " %cFLAGS (\\Seen)",
 		       s->uids[wl_rand(s) %
-		               (s->uids_seen < LOAD_UID_SAMPLE ? s->uids_seen : LOAD_UID_SAMPLE)]);
+		               (s->uids_seen < LOAD_UID_SAMPLE ? s->uids_seen : LOAD_UID_SAMPLE)],
+		       r->o.workload == WL_MIXED && s->round % 2 ? '-' : '+');
 		break;
 	case ST_APPEND: {
 		const struct load_msg *m = r->o.workload == WL_SYNC
@@ -325,6 +338,7 @@ static enum load_step wl_first_step(const struct load_run *r)
 	case WL_IDLE_HOLD:
 		return ST_IDLE;
 	case WL_SYNC:
+	case WL_MIXED:
 		return ST_FETCH_FLAGS;
 	case WL_FETCH_BULK:
 		return ST_FETCH_BULK;
@@ -483,12 +497,26 @@ static void wl_advance(struct load_sess *s, const char *line, size_t len)
 			load_enqueue(r, s);
 		return;
 	case ST_FETCH_FLAGS:
-		wl_then(s, s->uids_seen ? ST_FETCH_BODY : ST_APPEND);
+		if (r->o.workload == WL_MIXED)
+			wl_then(s, s->uids_seen ? ST_FETCH_BODY : ST_NOOP);
+		else
+			wl_then(s, s->uids_seen ? ST_FETCH_BODY : ST_APPEND);
 		return;
 	case ST_FETCH_BODY:
-		wl_then(s, ST_STORE_SEEN);
+		wl_then(s, r->o.workload == WL_MIXED ? ST_NOOP : ST_STORE_SEEN);
+		return;
+	case ST_NOOP:
+		wl_then(s, s->uids_seen ? ST_STORE_SEEN : ST_SEARCH_UNSEEN);
+		return;
+	case ST_SEARCH_UNSEEN:
+		s->round++;
+		wl_then(s, ST_SELECT);
 		return;
 	case ST_STORE_SEEN:
+		if (r->o.workload == WL_MIXED) {
+			wl_then(s, ST_SEARCH_UNSEEN);
+			return;
+		}
 		s->round++;
 		wl_then(s, s->round % r->o.append_every == 0 ? ST_APPEND : ST_SELECT);
 		return;
@@ -537,7 +565,7 @@ static bool wl_primary(const struct load_sess *s)
 		return false;
 	if (s->step == ST_STARTTLS || s->step == ST_LOGIN || s->step == ST_LOGOUT)
 		return false;
-	return s->step != ST_SELECT || w == WL_SYNC;
+	return s->step != ST_SELECT || w == WL_SYNC || w == WL_MIXED;
 }
 
 void load_wl_tagged(struct load_sess *s, const char *line, size_t len)

@@ -30,7 +30,8 @@
  *     EXPUNGEISSUED; no EXPUNGE may be sent during it, §7.5.1). UID FETCH
  *     ends with OK: a UID that does not exist is ignored without error
  *     (RFC 9051 §6.4.9), and the EXPUNGE follows with the view's update.
- *   - \Seen is set (one store_set_flags per batch) before the batch's
+ *   - \Seen is set (one store_set_flags per batch, on the store pool
+ *     while the producer waits) before the batch's
  *     responses are written, so FLAGS in them is current; when FLAGS was
  *     not asked for and \Seen was newly set, FLAGS is appended (§6.4.5). */
 #include <stdio.h>
@@ -105,6 +106,7 @@ struct fetch_ctx {
 	size_t written; /* bytes written in this producer call */
 	bool expunged;  /* a message of the set was expunged meanwhile */
 	bool unknown_cte;
+	bool seen_wait; /* the batch's \Seen commit runs on the store pool */
 	enum store_err err;
 };
 
@@ -609,19 +611,79 @@ static int cmd_fetch_batch_cb(void *ctx, const struct store_msg *msg)
 	return 0;
 }
 
+/* The \Seen commit of one batch runs on the store pool (it fsyncs the
+ * index; a network loop must not wait for the disk): the producer waits
+ * for it (session_producer_wait), and the flags it set come back here. */
+struct fetch_seen_row {
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t modseq;
+	char *keywords;
+};
+
+struct fetch_seen_job {
+	struct session *s;
+	struct store_mailbox *mb;
+	uint32_t *uids;
+	size_t n;
+	struct fetch_seen_row *rows;
+	size_t n_rows;
+	enum store_err err;
+};
+
+/* Pool thread: records what store_set_flags reports (valid only during
+ * the callback). */
 static int cmd_fetch_seen_cb(void *ctx, const struct store_msg *msg)
 {
-	struct fetch_ctx *f = ctx;
-	struct fetch_msg *m = cmd_fetch_batch_find(f, msg->uid);
-	if (m == NULL || !m->found)
-		return 0;
-	if (m->flags != msg->flags)
-		m->flags_changed = true;
-	m->flags = msg->flags;
-	m->modseq = msg->modseq;
+	struct fetch_seen_job *j = ctx;
+	if (j->n_rows == j->n)
+		return 0; /* more reports than UIDs asked for: ignore */
 	const char *kw = msg->keywords ? msg->keywords : "";
-	m->keywords = arena_strndup(&f->batch_arena, kw, strlen(kw));
+	j->rows[j->n_rows++] =
+	    (struct fetch_seen_row){msg->uid, msg->flags, msg->modseq, xstrdup(kw)};
 	return 0;
+}
+
+static void cmd_fetch_seen_work(void *arg)
+{
+	struct fetch_seen_job *j = arg;
+	j->rows = xcalloc(j->n, sizeof(*j->rows));
+	j->err = store_set_flags(j->mb, j->uids, j->n, STORE_OP_ADD, STORE_FLAG_SEEN, NULL, 0,
+				 cmd_fetch_seen_cb, j);
+}
+
+/* Loop thread: the batch's messages get their new flags. */
+static void cmd_fetch_seen_apply(struct fetch_ctx *f, const struct fetch_seen_job *j)
+{
+	for (size_t i = 0; i < j->n_rows; i++) {
+		const struct fetch_seen_row *r = &j->rows[i];
+		struct fetch_msg *m = cmd_fetch_batch_find(f, r->uid);
+		if (m == NULL || !m->found)
+			continue;
+		if (m->flags != r->flags)
+			m->flags_changed = true;
+		m->flags = r->flags;
+		m->modseq = r->modseq;
+		m->keywords = arena_strndup(&f->batch_arena, r->keywords, strlen(r->keywords));
+	}
+	if (j->err != STORE_OK)
+		f->err = j->err;
+	f->seen_wait = false;
+}
+
+static void cmd_fetch_seen_done(void *arg)
+{
+	struct fetch_seen_job *j = arg;
+	struct session *s = j->s;
+	if (session_job_end(s)) {
+		cmd_fetch_seen_apply(s->producer_ctx, j);
+		session_producer_resume(s);
+	}
+	for (size_t i = 0; i < j->n_rows; i++)
+		free(j->rows[i].keywords);
+	free(j->rows);
+	free(j->uids);
+	free(j);
 }
 
 /* BODY[...] without PEEK sets \Seen (RFC 9051 §6.4.5), not in a
@@ -634,15 +696,18 @@ static void cmd_fetch_mark_seen(struct session *s, struct fetch_ctx *f)
 		if (f->batch[i].found && (f->batch[i].flags & STORE_FLAG_SEEN) == 0)
 			uids[n++] = f->batch[i].uid;
 	}
-	if (n > 0) {
-		f->batch_fill = 0;
-		enum store_err err =
-		    store_set_flags(s->view->mb, uids, n, STORE_OP_ADD, STORE_FLAG_SEEN, NULL, 0,
-		                    cmd_fetch_seen_cb, f);
-		if (err != STORE_OK)
-			f->err = err;
+	if (n == 0) {
+		free(uids);
+		return;
 	}
-	free(uids);
+	f->batch_fill = 0;
+	struct fetch_seen_job *j = xcalloc(1, sizeof(*j));
+	*j = (struct fetch_seen_job){.s = s, .mb = s->view->mb, .uids = uids, .n = n};
+	f->seen_wait = true;
+	session_job_begin(s);
+	session_producer_wait(s);
+	workpool_submit(s->ctx->store_pool, conn_loop(s->conn), cmd_fetch_seen_work,
+			cmd_fetch_seen_done, j);
 }
 
 /* Loads the next FETCH_BATCH messages' metadata. */
@@ -693,6 +758,8 @@ static bool cmd_fetch_produce(struct session *s)
 	struct fetch_ctx *f = s->producer_ctx;
 	f->written = 0;
 	while (f->written < FETCH_BUDGET) {
+		if (f->seen_wait)
+			return false; /* cmd_fetch_seen_done resumes the pump */
 		if (f->lit.left > 0)
 			cmd_fetch_lit_step(s, f);
 		else if (f->msg != NULL)

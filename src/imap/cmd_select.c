@@ -5,13 +5,57 @@
  * mailbox (RFC 9051 §6.3.2); if the new one cannot be opened the session
  * is left in the authenticated state. SELECT claims \Recent (RFC 3501
  * §2.3.2), EXAMINE opens read-only and claims nothing. The untagged data
- * is written by view_open (see view.h). */
+ * is written by view_open_finish (see view.h).
+ *
+ * Opening runs on the store pool (store_job.h): claiming \Recent commits
+ * to the user's index, and a first open after login reads it from disk;
+ * neither may stall the other sessions of the loop. */
 #include <stdlib.h>
 
 #include "imap/commands.h"
 #include "imap/mboxname.h"
 #include "imap/resp.h"
+#include "imap/store_job.h"
 #include "imap/view.h"
+#include "lib/xalloc.h"
+
+struct select_job {
+	const struct imap_command *cmd;
+	struct store_user *mail;
+	char *name;
+	bool readonly;
+	bool want_unseen;
+	enum store_err err;
+	struct view_opening opening;
+};
+
+static void select_job_work(void *arg)
+{
+	struct select_job *j = arg;
+	j->err = view_open_prepare(j->mail, j->name, !j->readonly, j->want_unseen, &j->opening);
+}
+
+static void select_job_reply(struct session *s, void *arg)
+{
+	struct select_job *j = arg;
+	const struct imap_command *cmd = j->cmd;
+	if (j->err != STORE_OK) {
+		cmd_store_error(s, cmd, j->err, false);
+		return;
+	}
+	view_open_finish(s, j->name, j->readonly, &j->opening);
+	session_set_state(s, SESSION_SELECTED);
+	resp_tagged(s, cmd->tag, RESP_OK, j->readonly ? RESP_CODE_READ_ONLY : RESP_CODE_READ_WRITE,
+		    NULL, j->readonly ? "EXAMINE completed" : "SELECT completed");
+}
+
+static void select_job_free(void *arg)
+{
+	struct select_job *j = arg;
+	view_opening_free(&j->opening);
+	free(j->name);
+	free(j);
+}
 
 static enum cmd_result select_run(struct session *s, const struct imap_command *cmd,
 				  bool readonly)
@@ -37,14 +81,13 @@ static enum cmd_result select_run(struct session *s, const struct imap_command *
 		resp_tagged(s, cmd->tag, RESP_NO, RESP_CODE_CANNOT, NULL, error);
 		return CMD_DONE;
 	}
-	enum store_err err = view_open(s, name, readonly);
-	free(name);
-	if (err != STORE_OK)
-		return cmd_store_error(s, cmd, err, false);
-	session_set_state(s, SESSION_SELECTED);
-	resp_tagged(s, cmd->tag, RESP_OK, readonly ? RESP_CODE_READ_ONLY : RESP_CODE_READ_WRITE,
-		    NULL, readonly ? "EXAMINE completed" : "SELECT completed");
-	return CMD_DONE;
+	struct select_job *j = xcalloc(1, sizeof(*j));
+	j->cmd = cmd;
+	j->mail = s->mail;
+	j->name = name;
+	j->readonly = readonly;
+	j->want_unseen = !session_rev2(s);
+	return store_job_run(s, select_job_work, select_job_reply, select_job_free, j);
 }
 
 enum cmd_result cmd_select(struct session *s, const struct imap_command *cmd)

@@ -657,6 +657,24 @@ void session_set_producer(struct session *s, session_producer_fn *fn, loop_fn *f
 	s->producer_ctx = ctx;
 }
 
+void session_start_producer(struct session *s, session_producer_fn *fn, loop_fn *free_fn,
+			    void *ctx)
+{
+	session_set_producer(s, fn, free_fn, ctx);
+	session_pump(s);
+}
+
+void session_producer_wait(struct session *s)
+{
+	s->producer_waiting = true;
+}
+
+void session_producer_resume(struct session *s)
+{
+	s->producer_waiting = false;
+	session_pump(s);
+}
+
 static void session_producer_clear(struct session *s)
 {
 	if (s->producer_free != NULL && s->producer_ctx != NULL)
@@ -664,6 +682,7 @@ static void session_producer_clear(struct session *s)
 	s->producer = NULL;
 	s->producer_free = NULL;
 	s->producer_ctx = NULL;
+	s->producer_waiting = false;
 }
 
 static void session_pump_deferred(void *ctx)
@@ -711,6 +730,8 @@ static bool session_pump_shaped(struct session *s)
 static void session_pump(struct session *s)
 {
 	while (s->producer != NULL && !s->conn_gone && !conn_closing(s->conn)) {
+		if (s->producer_waiting)
+			return; /* session_producer_resume continues */
 		if (conn_output_pending(s->conn) > SESSION_OUTPUT_HIGH_WATER) {
 			conn_flush(s->conn);
 			if (conn_output_pending(s->conn) > SESSION_OUTPUT_HIGH_WATER / 2)
@@ -735,6 +756,8 @@ static void session_pump(struct session *s)
 			session_cmd_done(s);
 			return;
 		}
+		if (s->producer_waiting)
+			return;
 		/* A slice that wrote nothing (SEARCH evaluating a batch) yields
 		 * to the loop's other connections: a posted task runs after the
 		 * next epoll round, a deferred one would not. */

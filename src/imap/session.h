@@ -63,6 +63,7 @@ struct session {
 	session_producer_fn *producer; /* set while a long command streams */
 	loop_fn *producer_free;        /* frees producer_ctx if the session ends first */
 	void *producer_ctx;
+	bool producer_waiting;         /* see session_producer_wait */
 	bool implicit_tls;
 	bool tls;        /* TLS is established (implicit or STARTTLS) */
 	bool tls_pending; /* a handshake is under way: nothing may be written */
@@ -140,6 +141,18 @@ void session_read_line(struct session *s, session_line_fn *fn);
  * not NULL). */
 void session_set_producer(struct session *s, session_producer_fn *fn, loop_fn *free_fn,
 			  void *ctx);
+/* session_set_producer for a command that returned CMD_ASYNC without a
+ * producer and now, on the session's loop (e.g. after a pool job), has
+ * output to stream: installs it and starts pumping. */
+void session_start_producer(struct session *s, session_producer_fn *fn, loop_fn *free_fn,
+			    void *ctx);
+/* A producer that needs a pool job's result first (FETCH's \Seen
+ * commit) calls session_producer_wait(s) after session_job_begin(s) and
+ * returns false: the pump stops, whatever the client's reading, until
+ * the job's completion (on the loop, after session_job_end returned true)
+ * calls session_producer_resume(s). */
+void session_producer_wait(struct session *s);
+void session_producer_resume(struct session *s);
 /* Holds the session for delay_ms (no input is read meanwhile; the caller
  * is a running command or pauses input itself), then calls fn(s, ctx).
  * If the session ends first, free_fn(ctx) is called instead (when not

@@ -247,33 +247,27 @@ static void view_write_flags(struct session *s, const struct view *v)
 
 /* --- open and close --- */
 
-struct view_unseen_ctx {
-	const struct view *v;
-	uint32_t first_unseen; /* sequence number, 0 when every message is seen */
-};
-
 static int view_find_unseen(void *ctx, const struct store_msg *msg)
 {
-	struct view_unseen_ctx *u = ctx;
+	uint32_t *first_unseen_uid = ctx;
 	if (msg->flags & STORE_FLAG_SEEN)
 		return 0;
-	u->first_unseen = view_uid_seq(u->v, msg->uid);
-	return u->first_unseen != 0;
+	*first_unseen_uid = msg->uid;
+	return 1;
 }
 
-static void view_write_select_data(struct session *s, const struct view *v)
+static void view_write_select_data(struct session *s, const struct view *v,
+				   uint32_t first_unseen_uid)
 {
 	view_write_flags(s, v);
 	resp_untagged(s, "%zu EXISTS", v->count);
 	if (!session_rev2(s)) {
 		/* IMAP4rev1 only (RFC 3501 §6.3.1): RECENT and the first unseen. */
 		resp_untagged(s, "%" PRIu32 " RECENT", view_recent_count(v));
-		struct view_unseen_ctx u = {v, 0};
-		if (v->count > 0)
-			store_fetch(v->mb, v->uids, v->count, 0, view_find_unseen, &u);
-		if (u.first_unseen != 0) {
+		uint32_t first_unseen = view_uid_seq(v, first_unseen_uid);
+		if (first_unseen != 0) {
 			char arg[16];
-			snprintf(arg, sizeof(arg), "%" PRIu32, u.first_unseen);
+			snprintf(arg, sizeof(arg), "%" PRIu32, first_unseen);
 			resp_status_untagged(s, RESP_OK, RESP_CODE_UNSEEN, arg, "First unseen");
 		}
 	}
@@ -292,38 +286,63 @@ static void view_write_select_data(struct session *s, const struct view *v)
 	}
 }
 
-enum store_err view_open(struct session *s, const char *name, bool readonly)
+enum store_err view_open_prepare(struct store_user *mail, const char *name, bool claim_recent,
+				 bool want_unseen, struct view_opening *o)
 {
-	struct store_mailbox *mb;
-	struct store_mailbox_info info;
-	enum store_err err = store_mailbox_open(s->mail, name, !readonly, &mb, &info);
+	memset(o, 0, sizeof(*o));
+	enum store_err err = store_mailbox_open(mail, name, claim_recent, &o->mb, &o->info);
 	if (err != STORE_OK)
 		return err;
-	struct view *v = xcalloc(1, sizeof(*v));
-	err = store_mailbox_uids(mb, &v->uids, &v->count);
-	if (err != STORE_OK) {
-		store_mailbox_info_free(&info);
-		store_mailbox_close(&mb);
-		free(v);
-		return err;
+	err = store_mailbox_uids(o->mb, &o->uids, &o->count);
+	if (err == STORE_OK && want_unseen && o->count > 0)
+		err = store_fetch(o->mb, o->uids, o->count, 0, view_find_unseen,
+				  &o->first_unseen_uid);
+	if (err != STORE_OK)
+		view_opening_free(o);
+	return err;
+}
+
+void view_opening_free(struct view_opening *o)
+{
+	if (o->mb != NULL) {
+		store_mailbox_info_free(&o->info);
+		store_mailbox_close(&o->mb);
 	}
-	v->cap = v->count;
-	v->mb = mb;
+	free(o->uids);
+	memset(o, 0, sizeof(*o));
+}
+
+void view_open_finish(struct session *s, const char *name, bool readonly, struct view_opening *o)
+{
+	struct view *v = xcalloc(1, sizeof(*v));
+	v->uids = o->uids;
+	v->count = v->cap = o->count;
+	v->mb = o->mb;
 	v->name = xstrdup(name);
 	v->readonly = readonly;
-	v->uidvalidity = info.uidvalidity;
-	v->uidnext = info.uidnext;
+	v->uidvalidity = o->info.uidvalidity;
+	v->uidnext = o->info.uidnext;
 	if (v->count > 0 && v->uids[v->count - 1] >= v->uidnext)
 		v->uidnext = v->uids[v->count - 1] + 1;
-	v->modseq = info.highestmodseq;
+	v->modseq = o->info.highestmodseq;
 	/* \Recent does not exist in IMAP4rev2 (RFC 9051 §2.3.2 lists it as
 	 * removed), and EXAMINE never claims it. */
-	v->recent_uid = session_rev2(s) ? UINT32_MAX : info.recent_uid;
-	v->keywords = xstrdup(info.keywords != NULL ? info.keywords : "");
-	store_mailbox_info_free(&info);
+	v->recent_uid = session_rev2(s) ? UINT32_MAX : o->info.recent_uid;
+	v->keywords = xstrdup(o->info.keywords != NULL ? o->info.keywords : "");
+	store_mailbox_info_free(&o->info);
+	uint32_t first_unseen_uid = o->first_unseen_uid;
+	memset(o, 0, sizeof(*o)); /* the view owns the handle and the UIDs now */
 	s->view = v;
-	view_write_select_data(s, v);
-	return STORE_OK;
+	view_write_select_data(s, v, first_unseen_uid);
+}
+
+enum store_err view_open(struct session *s, const char *name, bool readonly)
+{
+	struct view_opening o;
+	enum store_err err = view_open_prepare(s->mail, name, !readonly, !session_rev2(s), &o);
+	if (err == STORE_OK)
+		view_open_finish(s, name, readonly, &o);
+	return err;
 }
 
 void view_close(struct session *s)

@@ -64,6 +64,24 @@ struct view {
  * [PERMANENTFLAGS], OK [UIDVALIDITY], OK [UIDNEXT], LIST for rev2). On
  * success the session owns the view (s->view). */
 enum store_err view_open(struct session *s, const char *name, bool readonly);
+/* view_open in two halves, so that SELECT's store work (the \Recent claim
+ * commits to the index, with an fsync) runs on the store pool:
+ * view_open_prepare touches only the store (any thread); view_open_finish
+ * builds the view from it and writes the responses (the loop thread).
+ * want_unseen: find the first unseen message (IMAP4rev1's OK [UNSEEN]).
+ * A prepared opening that is not finished is released with
+ * view_opening_free. */
+struct view_opening {
+	struct store_mailbox *mb;
+	struct store_mailbox_info info;
+	uint32_t *uids;
+	size_t count;
+	uint32_t first_unseen_uid; /* 0: none, or not asked */
+};
+enum store_err view_open_prepare(struct store_user *mail, const char *name, bool claim_recent,
+				 bool want_unseen, struct view_opening *o);
+void view_open_finish(struct session *s, const char *name, bool readonly, struct view_opening *o);
+void view_opening_free(struct view_opening *o);
 /* Closes the view (CLOSE, UNSELECT, re-SELECT, logout). */
 void view_close(struct session *s);
 

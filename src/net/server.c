@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -280,8 +281,13 @@ int net_server_run(struct net_server *srv)
 {
 	sigset_t set;
 	net_block_signals(&set);
-	for (unsigned i = 0; i < srv->nthreads; i++)
+	for (unsigned i = 0; i < srv->nthreads; i++) {
 		pthread_create(&srv->threads[i].tid, NULL, net_thread_main, &srv->threads[i]);
+		char tname[32];
+		snprintf(tname, sizeof(tname), "roost-net%u", i);
+		tname[15] = '\0'; /* the kernel keeps 15 characters */
+		pthread_setname_np(srv->threads[i].tid, tname);
+	}
 	net_wait_signals(srv, &set);
 	atomic_store(&srv->stopping, true);
 	for (unsigned i = 0; i < srv->nthreads; i++)

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "lib/xalloc.h"
@@ -67,14 +68,19 @@ static void *workpool_thread(void *arg)
 
 struct workpool *workpool_new(unsigned threads, const char *name)
 {
-	(void)name;
 	struct workpool *pool = xcalloc(1, sizeof(*pool));
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->cond, NULL);
 	pool->nthreads = threads ? threads : 1;
 	pool->threads = xcalloc(pool->nthreads, sizeof(*pool->threads));
-	for (unsigned i = 0; i < pool->nthreads; i++)
+	for (unsigned i = 0; i < pool->nthreads; i++) {
 		pthread_create(&pool->threads[i], NULL, workpool_thread, pool);
+		/* "roost-store3" in top -H / ps -L (at most 15 characters). */
+		char tname[32];
+		snprintf(tname, sizeof(tname), "roost-%.6s%u", name ? name : "pool", i);
+		tname[15] = '\0';
+		pthread_setname_np(pool->threads[i], tname);
+	}
 	return pool;
 }
 

@@ -182,6 +182,56 @@ class StorePool(MailboxMixin, ServerTestCase):
         self.assertLess(noop_med, min(0.03, append_med / 4))
         self.assertLess(noop_max, append_med)
 
+    def test_fetch_seen_and_select_on_pool(self):
+        """FETCH BODY[] (not PEEK) commits \\Seen, and SELECT claims
+        \\Recent, on the pool: another user's NOOPs are answered while they
+        wait for the slow disk, and every FETCH response carries the new
+        FLAGS; a client that hangs up during the commit leaves the server
+        healthy."""
+        a = self.session("alice")
+        name, uids = self.mailbox_with(a, 4)
+        b = self.session("bob")
+        self.select(b, "INBOX")
+        self.select(a, name)
+        for rnd in range(3):
+            a.send(b"F1 FETCH 1:* (BODY[])\r\nF2 FETCH 1:* (FLAGS)\r\n" +
+                   f"S1 SELECT {quote(name)}\r\n".encode() if rnd == 0 else
+                   b"F1 STORE 1:* -FLAGS.SILENT (\\Seen)\r\nF2 FETCH 1:* (BODY[TEXT])\r\n"
+                   b"S1 NOOP\r\n")
+            t0 = time.monotonic()
+            noops = []
+            _, tagged = b.command(f"N{rnd}", "NOOP")
+            noops.append(time.monotonic() - t0)
+            self.assertStatus(tagged, f"N{rnd}", "OK")
+            got, lines = {}, []
+            while len(got) < 3:
+                line = a.read_response()
+                tag = line.split(" ", 1)[0]
+                if tag == "*":
+                    lines.append(line)
+                else:
+                    got[tag] = list(lines)
+                    lines = []
+                    self.assertRegex(line, rf"^{tag} OK ", line)
+            elapsed = time.monotonic() - t0
+            fetched = [x for x in got["F2" if rnd else "F1"] if " FETCH " in x]
+            self.assertEqual(len(fetched), 4, fetched)
+            for x in fetched:
+                self.assertIn("\\Seen", x)
+            # The NOOP did not wait for the \Seen commit (two slow fsyncs
+            # at least) nor for the SELECT behind it.
+            self.assertLess(max(noops), elapsed / 2, (noops, elapsed))
+        # Hang up while the commit runs; the server keeps serving.
+        d = self.session("alice")
+        self.select(d, name)
+        d.send(b"X STORE 1:* -FLAGS.SILENT (\\Seen)\r\nY FETCH 1:* (BODY[])\r\n")
+        time.sleep(0.07)
+        d.close()
+        self.assertNoop(b)
+        e = self.session("alice")
+        self.select(e, name)
+        self.assertNoop(e)
+
     def test_pipelined_writes_keep_order(self):
         """APPEND, STORE, UID STORE, COPY, MOVE, EXPUNGE, UID EXPUNGE, CLOSE
         sent in one write: answered in order, each with its own untagged
