@@ -219,6 +219,21 @@ class LoadSmokeTest(ServerTestCase):
         # every APPEND was expunged again: the mailbox is as before
         self.assertEqual(self.mailbox("syncer"), before)
 
+    def test_mixed(self):
+        """isolation.py's everyday client: every command of its round is
+        timed, "commands_us" counts them all, and nothing grows."""
+        before = self.mailbox("syncer")
+        rep = self.run_load("mixed", ["syncer"], clients=5,
+                            extra=["--think-ms", "5", "--fetch-bodies", "1"])
+        lat = rep["latency_us"]
+        ops = ("select", "fetch_flags", "fetch_body", "noop", "store", "search_unseen")
+        for op in ops:
+            self.assertIn(op, lat)
+            self.assertGreater(lat[op]["count"], 0)
+        self.assertEqual(rep["commands_us"]["count"], sum(lat[op]["count"] for op in ops))
+        self.assertEqual(rep["errors"], {})
+        self.assertEqual(self.mailbox("syncer")[0], before[0])
+
     def test_search(self):
         rep = self.run_load("search", ["searcher"], clients=10)
         lat = rep["latency_us"]
