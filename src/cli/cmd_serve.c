@@ -1,9 +1,10 @@
 /* cmd_serve: `roost serve` — load the config, bind, run until SIGTERM.
  *
  * Order matters: listeners are bound before privileges are dropped (ports
- * below 1024 need root), and on the way out the auth pool is stopped
- * before the loops' queues are drained, so every password check finishes
- * and every session is freed. */
+ * below 1024 need root), and on the way out the loops and the worker
+ * pools are run down together (net_server_quiesce) before the pools stop:
+ * every password check and store job finishes, every session is freed,
+ * and the store releases they hand to the pool run there as usual. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -184,8 +185,12 @@ static int serve_run(struct config *cfg, const struct cli_opts *opts)
 		metrics_http_stop(&metrics);
 	if (admin != NULL)
 		admin_stop(&admin);
+	atomic_store(&ctx->stopping, true);
+	if (srv != NULL) {
+		struct workpool *const pools[] = {ctx->auth_pool, ctx->store_pool};
+		net_server_quiesce(srv, pools, 2);
+	}
 	imap_ctx_stop_workers(ctx);
-	lmtp_ctx_forget_pool(lmtp);
 	net_server_free(&srv);
 	lmtp_ctx_free(&lmtp);
 	imap_ctx_free(&ctx);

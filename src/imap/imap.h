@@ -57,6 +57,9 @@ struct imap_ctx {
 	struct credcache *credcache; /* passwords verified recently (auth_cache_ttl) */
 
 	atomic_size_t sessions;  /* live sessions, all threads */
+	/* Set once shutdown begins: background work (full-text indexing)
+	 * stops queueing more of itself, so the pools can run down. */
+	atomic_bool stopping;
 	atomic_uint_fast64_t next_sid;
 	uint64_t sid_key;        /* random per process: session ids are not guessable */
 };
@@ -70,8 +73,7 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 			      char **overrides, size_t n_overrides, char **error_r);
 void imap_ctx_free(struct imap_ctx **ctx);
 /* Stops the auth and store pools (waits for running and queued jobs);
- * call after the loops end and before net_server_free() drains their
- * completions. */
+ * call after net_server_quiesce() has run the loops and the pools down. */
 void imap_ctx_stop_workers(struct imap_ctx *ctx);
 /* The current passdb with a reference (passdb_unref when done), or NULL. */
 struct passdb *imap_ctx_passdb(struct imap_ctx *ctx);

@@ -33,12 +33,6 @@ struct lmtp_ctx *lmtp_ctx_new(const struct lmtp_params *params)
 	return ctx;
 }
 
-void lmtp_ctx_forget_pool(struct lmtp_ctx *ctx)
-{
-	if (ctx != NULL)
-		ctx->p.store_pool = NULL;
-}
-
 void lmtp_ctx_free(struct lmtp_ctx **ctxp)
 {
 	struct lmtp_ctx *ctx = *ctxp;

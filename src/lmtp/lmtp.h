@@ -67,9 +67,6 @@ extern const struct net_protocol lmtp_protocol;
 /* Creates the context; the params' objects must outlive it. */
 struct lmtp_ctx *lmtp_ctx_new(const struct lmtp_params *params);
 void lmtp_ctx_free(struct lmtp_ctx **ctx);
-/* The store pool is gone (shutdown, imap_ctx_stop_workers): what is left
- * to release is released inline. */
-void lmtp_ctx_forget_pool(struct lmtp_ctx *ctx);
 /* Re-reads the reloadable settings from the config file (SIGHUP). */
 void lmtp_ctx_reload(struct lmtp_ctx *ctx);
 /* A new unique session id (for logs and the Received: header). */

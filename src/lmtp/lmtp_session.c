@@ -57,12 +57,10 @@ void lmtp_session_reset(struct lmtp_session *s)
 		free(s->rcpts[i].user);
 		free(s->rcpts[i].mailbox);
 		/* A last reference closes the user's index (fsyncs): off the
-		 * loop, unless the pool is already gone (shutdown). */
-		if (s->rcpts[i].u != NULL && s->ctx->p.store_pool != NULL)
+		 * loop (the pool outlives every session: net_server_quiesce). */
+		if (s->rcpts[i].u != NULL)
 			workpool_submit(s->ctx->p.store_pool, NULL, store_user_unref_job, NULL,
 					s->rcpts[i].u);
-		else
-			store_user_unref(&s->rcpts[i].u);
 		s->rcpts[i].u = NULL;
 	}
 	free(s->rcpts);

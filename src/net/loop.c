@@ -62,13 +62,9 @@ static void task_vec_push(struct task_vec *v, loop_fn *fn, void *ctx)
 	v->items[v->count++] = (struct loop_task){fn, ctx};
 }
 
-static void loop_wake_cb(void *ctx, unsigned events)
+/* Runs the posted queue; returns how many tasks ran. */
+static size_t loop_run_posted(struct loop *loop)
 {
-	struct loop *loop = ctx;
-	uint64_t n;
-	ssize_t r = read(loop->wakefd, &n, sizeof(n));
-	(void)r;
-	(void)events;
 	/* Swap the posted queue out under the lock, run it without. */
 	pthread_mutex_lock(&loop->posted_lock);
 	struct task_vec tasks = loop->posted;
@@ -77,6 +73,17 @@ static void loop_wake_cb(void *ctx, unsigned events)
 	for (size_t i = 0; i < tasks.count; i++)
 		tasks.items[i].fn(tasks.items[i].ctx);
 	free(tasks.items);
+	return tasks.count;
+}
+
+static void loop_wake_cb(void *ctx, unsigned events)
+{
+	struct loop *loop = ctx;
+	uint64_t n;
+	ssize_t r = read(loop->wakefd, &n, sizeof(n));
+	(void)r;
+	(void)events;
+	loop_run_posted(loop);
 }
 
 struct loop *loop_new(unsigned id)
@@ -180,14 +187,16 @@ void loop_defer(struct loop *loop, loop_fn *fn, void *ctx)
 	task_vec_push(&loop->deferred, fn, ctx);
 }
 
-static void loop_run_deferred(struct loop *loop)
+static size_t loop_run_deferred(struct loop *loop)
 {
 	/* Deferred tasks may defer more; run until the queue is empty. */
-	for (size_t i = 0; i < loop->deferred.count; i++) {
+	size_t i;
+	for (i = 0; i < loop->deferred.count; i++) {
 		struct loop_task t = loop->deferred.items[i];
 		t.fn(t.ctx);
 	}
 	loop->deferred.count = 0;
+	return i;
 }
 
 /* --- timer heap --- */
@@ -314,8 +323,8 @@ void loop_run(struct loop *loop)
 	}
 }
 
-void loop_drain(struct loop *loop)
+size_t loop_drain(struct loop *loop)
 {
-	loop_wake_cb(loop, LOOP_READ);
-	loop_run_deferred(loop);
+	size_t n = loop_run_posted(loop);
+	return n + loop_run_deferred(loop);
 }

@@ -70,8 +70,9 @@ void loop_post(struct loop *loop, loop_fn *fn, void *ctx);
 void loop_defer(struct loop *loop, loop_fn *fn, void *ctx);
 
 /* Runs whatever is posted or deferred now, without waiting; for the
- * final clean-up after loop_run() has returned. */
-void loop_drain(struct loop *loop);
+ * final clean-up after loop_run() has returned. Returns how many tasks
+ * ran (0: the loop was quiet). */
+size_t loop_drain(struct loop *loop);
 
 /* Milliseconds on a monotonic clock, cached per loop iteration. */
 uint64_t loop_now_ms(struct loop *loop);

@@ -307,17 +307,44 @@ struct conn_list *net_server_conns(const struct net_server *srv, unsigned i)
 	return &srv->threads[i].conns;
 }
 
+/* Closes what is still open and runs every loop's queue once; returns
+ * how many tasks ran. */
+static size_t net_server_drain(struct net_server *srv)
+{
+	size_t ran = 0;
+	for (unsigned i = 0; i < srv->nthreads; i++) {
+		struct net_thread *t = &srv->threads[i];
+		for (struct conn *c = conn_list_first(&t->conns); c != NULL; c = conn_list_next(c))
+			conn_close(c, "shutdown");
+		ran += loop_drain(t->loop);
+	}
+	return ran;
+}
+
+void net_server_quiesce(struct net_server *srv, struct workpool *const *pools, size_t n_pools)
+{
+	/* A completion may free a session, whose release queues another job,
+	 * whose completion may... : repeat until a round finds no work. */
+	for (;;) {
+		size_t ran = net_server_drain(srv);
+		bool waited = false;
+		for (size_t i = 0; i < n_pools; i++)
+			if (pools[i] != NULL)
+				waited |= workpool_wait_idle(pools[i]);
+		if (ran == 0 && !waited && net_server_drain(srv) == 0)
+			return;
+	}
+}
+
 void net_server_free(struct net_server **srvp)
 {
 	struct net_server *srv = *srvp;
 	if (srv == NULL)
 		return;
+	net_server_drain(srv);
+	net_server_drain(srv);
 	for (unsigned i = 0; i < srv->nthreads; i++) {
 		struct net_thread *t = &srv->threads[i];
-		for (struct conn *c = conn_list_first(&t->conns); c != NULL; c = conn_list_next(c))
-			conn_close(c, "shutdown");
-		loop_drain(t->loop);
-		loop_drain(t->loop);
 		free(t->listeners);
 		loop_free(&t->loop);
 	}

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #include "net/conn.h"
+#include "net/workpool.h"
 
 struct net_protocol {
 	/* A new connection on its loop's thread: attach a handler with
@@ -63,6 +64,13 @@ unsigned net_server_threads(const struct net_server *srv);
 /* The loops, for work that must run on each (e.g. listing sessions). */
 struct loop *net_server_loop(const struct net_server *srv, unsigned i);
 struct conn_list *net_server_conns(const struct net_server *srv, unsigned i);
+/* After net_server_run, while the worker pools still run: closes every
+ * connection and alternates between running the loops' queues and waiting
+ * for the pools (workpool_wait_idle) until neither has work left. Every
+ * completion then has run and every session is freed, and what a freed
+ * session hands to a pool (its user's release) has run too; the pools can
+ * be stopped after it. NULL pools are skipped. */
+void net_server_quiesce(struct net_server *srv, struct workpool *const *pools, size_t n_pools);
 /* Runs after the loops have stopped: drains their queues (completions of
  * pool jobs) so nothing is left half-done, then frees everything. */
 void net_server_free(struct net_server **srv);

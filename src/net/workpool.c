@@ -24,6 +24,8 @@ struct workpool {
 	pthread_cond_t cond;
 	struct work_job *head, *tail; /* guarded by lock */
 	size_t queued;                /* guarded by lock */
+	size_t busy;                  /* jobs queued or running; guarded by lock */
+	pthread_cond_t idle;          /* signalled when busy drops to 0 */
 	bool stopping;                /* guarded by lock */
 	pthread_t *threads;
 	unsigned nthreads;
@@ -52,6 +54,15 @@ static void workpool_finish(void *ctx)
 	free(job);
 }
 
+/* A job is finished once its completion is posted. */
+static void workpool_job_finished(struct workpool *pool)
+{
+	pthread_mutex_lock(&pool->lock);
+	if (--pool->busy == 0)
+		pthread_cond_broadcast(&pool->idle);
+	pthread_mutex_unlock(&pool->lock);
+}
+
 static void *workpool_thread(void *arg)
 {
 	struct workpool *pool = arg;
@@ -62,8 +73,19 @@ static void *workpool_thread(void *arg)
 			loop_post(job->reply_loop, workpool_finish, job);
 		else
 			free(job);
+		workpool_job_finished(pool);
 	}
 	return NULL;
+}
+
+bool workpool_wait_idle(struct workpool *pool)
+{
+	pthread_mutex_lock(&pool->lock);
+	bool waited = pool->busy > 0;
+	while (pool->busy > 0)
+		pthread_cond_wait(&pool->idle, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
+	return waited;
 }
 
 struct workpool *workpool_new(unsigned threads, const char *name)
@@ -71,6 +93,7 @@ struct workpool *workpool_new(unsigned threads, const char *name)
 	struct workpool *pool = xcalloc(1, sizeof(*pool));
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->cond, NULL);
+	pthread_cond_init(&pool->idle, NULL);
 	pool->nthreads = threads ? threads : 1;
 	pool->threads = xcalloc(pool->nthreads, sizeof(*pool->threads));
 	for (unsigned i = 0; i < pool->nthreads; i++) {
@@ -96,6 +119,7 @@ void workpool_submit(struct workpool *pool, struct loop *reply_loop, loop_fn *wo
 		pool->head = job;
 	pool->tail = job;
 	pool->queued++;
+	pool->busy++;
 	pthread_cond_signal(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
 }
@@ -120,6 +144,7 @@ void workpool_free(struct workpool **poolp)
 	for (unsigned i = 0; i < pool->nthreads; i++)
 		pthread_join(pool->threads[i], NULL);
 	pthread_cond_destroy(&pool->cond);
+	pthread_cond_destroy(&pool->idle);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool->threads);
 	free(pool);

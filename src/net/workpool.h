@@ -9,6 +9,7 @@
 #ifndef ROOST_NET_WORKPOOL_H
 #define ROOST_NET_WORKPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "net/loop.h"
@@ -25,6 +26,10 @@ void workpool_submit(struct workpool *pool, struct loop *reply_loop, loop_fn *wo
 		     void *ctx);
 /* Jobs waiting (not yet started), for metrics and back-pressure. */
 size_t workpool_queued(struct workpool *pool);
+/* Blocks until no job is queued or running (every completion of the jobs
+ * so far is posted). Returns whether it had to wait. For shutdown: see
+ * net_server_quiesce. */
+bool workpool_wait_idle(struct workpool *pool);
 /* Finishes queued jobs, joins the threads and frees the pool. */
 void workpool_free(struct workpool **pool);
 
