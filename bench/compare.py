@@ -541,22 +541,44 @@ def warm(server, users, big_password, timeout):
 
 
 def time_select_search(server, password, rounds=5):
-    """Median wall time (ms) of SELECT INBOX and of SEARCH TEXT on the big
-    mailbox, measured from this client (loopback round trip included)."""
+    """Median wall times (ms) on the big mailbox, measured from this client
+    (loopback round trip included): SELECT INBOX; SEARCH TEXT of a word in
+    almost every message ("schedule") and of one in none ("quarterly": the
+    corpus's vocabulary is small, every word of it is common).
+    Before them the first search is timed alone: roost then indexes for
+    at most its fts_index_budget_ms, scans the rest and indexes it in the
+    background; the warm figures are taken once that is done (a search of
+    a word found nowhere answers in well under a second), as in steady
+    state, where mail is indexed as it is searched. Dovecot here has no
+    full-text index and scans every time."""
     m = server.imap(BIG_USER, password, timeout=600)
-    sel, sea = [], []
+    sel, common, rare = [], [], []
     try:
+        m.select("INBOX")
+        t = time.perf_counter()
+        m.search(None, "TEXT", '"schedule"')
+        first = (time.perf_counter() - t) * 1000
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            t = time.perf_counter()
+            m.search(None, "TEXT", '"zqxjvbnothing"')
+            if time.perf_counter() - t < 0.5:
+                break
+            time.sleep(5)
+        m.unselect() if hasattr(m, "unselect") else m.close()
         for _ in range(rounds):
-            t = time.perf_counter()
-            m.select("INBOX")
-            sel.append((time.perf_counter() - t) * 1000)
-            t = time.perf_counter()
-            m.search(None, "TEXT", '"schedule"')
-            sea.append((time.perf_counter() - t) * 1000)
+            for out, args in ((sel, None), (common, '"schedule"'), (rare, '"quarterly"')):
+                t = time.perf_counter()
+                if args is None:
+                    m.select("INBOX")
+                else:
+                    m.search(None, "TEXT", args)
+                out.append((time.perf_counter() - t) * 1000)
             m.unselect() if hasattr(m, "unselect") else m.close()
     finally:
         m.logout()
-    return sorted(sel)[len(sel) // 2], sorted(sea)[len(sea) // 2]
+    med = lambda v: sorted(v)[len(v) // 2]
+    return med(sel), med(common), med(rare), first
 
 
 # ---------------------------------------------------------------- workloads
@@ -1041,10 +1063,12 @@ def main():
         log(f"processes at rest: {settled}")
         extra = []
         timings = {s.name: time_select_search(s, big_pw) for s in servers}
-        for i, metric in enumerate(("SELECT ms", "SEARCH TEXT ms")):
+        for i, metric in enumerate(("SELECT ms", "SEARCH TEXT common word ms",
+                                    "SEARCH TEXT word in none ms", "first SEARCH TEXT ms")):
             rv, dv = timings["roost"][i], timings["dovecot"][i]
+            target = "≤ 50 ms" if i < 3 else ""
             extra.append([f"{args.big} messages", 1, metric, rv, dv, rv / dv if dv else None,
-                          "≤ 50 ms", rv <= 50])
+                          target, rv <= 50 if target else None])
         outdir = os.path.join(tmp, "results")
         os.makedirs(outdir)
         rows = []

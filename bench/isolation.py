@@ -18,8 +18,12 @@ Good clients: one session per user (50 users, 200 messages each) from
 127.0.0.1, each looping SELECT INBOX, UID FETCH 1:* FLAGS, UID FETCH <n>
 BODY.PEEK[], NOOP, UID STORE <n> +FLAGS/-FLAGS (\\Seen), SEARCH UNSEEN with
 a think time after each command; the latency of each command is measured
-(send to tagged reply). Every 60th round a client logs out, reconnects
-and logs in again; LOGIN latency is reported apart (it is an Argon2 hash).
+(send to tagged reply). By default they are bench/load's C client
+(`roost-load --workload mixed`, built beside --bin): one epoll loop whose
+own delays are microseconds, so the figures are the server's. With
+--good-client python they are asyncio sessions in one Python process (as
+before; that process's own scheduling adds milliseconds to the p99), which
+also log out and in again every 60th round (LOGIN reported apart).
 
 The server runs with its default governance settings (printed); the
 benchmark only lets the good clients' address in (nothing to raise: 50
@@ -278,41 +282,14 @@ async def fetch_flood_conn(a, st, t1):
         c.close()
 
 
-async def conn_flood_conn(a, st, t1):
-    """Connect, log in, hold; anything refused or ended: again at once."""
+async def reconnecting(a, st, t1, src_ip, session):
+    """Until t1: connect from src_ip and, after an OK greeting, run
+    session(c); a connection refused, cut or ended is replaced at once (a
+    failed connect after 50 ms). Counts connects, connect_error,
+    refused_greeting and closed_by_server in st."""
     while time.monotonic() < t1:
         try:
-            c = await Imap.connect(a.port, FLOOD_IP, linger0=True)
-        except (OSError, asyncio.TimeoutError):
-            st.add("connect_error")
-            await asyncio.sleep(0.05)
-            continue
-        st.add("connects")
-        try:
-            greeting = await c.line()
-            if not greeting.startswith(b"* OK"):
-                st.add("refused_greeting")
-                continue
-            line = await c.cmd(b"LOGIN %s %s" % (FLOOD[0].encode(), FLOOD[1].encode()))
-            if not ok(line):
-                st.add("login_refused")
-                continue
-            st.add("logins")
-            while time.monotonic() < t1:
-                await asyncio.sleep(min(5.0, max(0.0, t1 - time.monotonic())))
-                if time.monotonic() < t1 and not ok(await c.cmd(b"NOOP")):
-                    break
-        except (OSError, ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError):
-            st.add("closed_by_server")
-        finally:
-            c.close()
-
-
-async def brute_conn(a, st, t1, rng):
-    """Wrong passwords, for real and unknown names, until cut off."""
-    while time.monotonic() < t1:
-        try:
-            c = await Imap.connect(a.port, BRUTE_IP, linger0=True)
+            c = await Imap.connect(a.port, src_ip, linger0=True)
         except (OSError, asyncio.TimeoutError):
             st.add("connect_error")
             await asyncio.sleep(0.05)
@@ -322,17 +299,39 @@ async def brute_conn(a, st, t1, rng):
             if not (await c.line()).startswith(b"* OK"):
                 st.add("refused_greeting")
                 continue
-            while time.monotonic() < t1:
-                n = rng.randrange(2 * a.good)
-                user = b"good%d" % n if n < a.good else b"nobody%d" % n
-                line = await c.cmd(b"LOGIN %s wrong%d" % (user, rng.randrange(10**9)))
-                st.add("attempts")
-                if ok(line):
-                    raise RuntimeError("brute force guessed a password")
+            await session(c)
         except (OSError, ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError):
             st.add("closed_by_server")
         finally:
             c.close()
+
+
+async def conn_flood_conn(a, st, t1):
+    """Connect, log in, hold; anything refused or ended: again at once."""
+    async def hold(c):
+        line = await c.cmd(b"LOGIN %s %s" % (FLOOD[0].encode(), FLOOD[1].encode()))
+        if not ok(line):
+            st.add("login_refused")
+            return
+        st.add("logins")
+        while time.monotonic() < t1:
+            await asyncio.sleep(min(5.0, max(0.0, t1 - time.monotonic())))
+            if time.monotonic() < t1 and not ok(await c.cmd(b"NOOP")):
+                break
+    await reconnecting(a, st, t1, FLOOD_IP, hold)
+
+
+async def brute_conn(a, st, t1, rng):
+    """Wrong passwords, for real and unknown names, until cut off."""
+    async def guess(c):
+        while time.monotonic() < t1:
+            n = rng.randrange(2 * a.good)
+            user = b"good%d" % n if n < a.good else b"nobody%d" % n
+            line = await c.cmd(b"LOGIN %s wrong%d" % (user, rng.randrange(10**9)))
+            st.add("attempts")
+            if ok(line):
+                raise RuntimeError("brute force guessed a password")
+    await reconnecting(a, st, t1, BRUTE_IP, guess)
 
 
 async def abuser_main(a):
@@ -386,6 +385,45 @@ def metrics(port):
     return out
 
 
+def good_load(a, srv, abuser_pid):
+    """The good clients as roost-load's "mixed" workload; returns the same
+    figures as the Python clients' phase (already summarized)."""
+    users = os.path.join(srv.dir, "good-users.txt")
+    with open(users, "w") as f:
+        f.writelines(f"good{i} {GOOD_PW % i}\n" for i in range(a.good))
+    cmd = [a.load_bin, "--host", "127.0.0.1", "--port", str(srv.imap_port), "--users", users,
+           "--workload", "mixed", "--clients", str(a.good), "--duration", str(a.duration),
+           "--warmup", str(a.settle), "--ramp", str(min(a.settle, 0.5)),
+           "--think-ms", str(a.think_ms), "--fetch-bodies", "1", "--source", GOOD_IP,
+           "--timeout", str(IO_TIMEOUT), "--server-pid", str(srv.proc.pid), "--json"]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0, ab0, busy0 = time.monotonic(), cpu_of(abuser_pid) if abuser_pid else 0, machine_busy()
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, timeout=a.settle + a.duration + 120,
+                         check=True).stdout
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.monotonic() - t0
+    r = json.loads(out)
+    ms = lambda us: us / 1000
+    names = {"select": "SELECT", "fetch_flags": "FETCH_FLAGS", "fetch_body": "FETCH_BODY",
+             "noop": "NOOP", "store": "STORE", "search_unseen": "SEARCH"}
+    c = r["commands_us"]
+    lat = r["latency_us"]
+    good_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    server_cpu = r.get("server", {}).get("cpu_s", 0.0) * wall / max(a.duration, 1e-9)
+    abuser_cpu = (cpu_of(abuser_pid) - ab0) if abuser_pid else 0.0
+    busy = machine_busy() - busy0
+    summary = {"count": c["count"], "p50": ms(c["p50"]), "p99": ms(c["p99"]),
+               "p999": ms(c["p999"]), "max": ms(c["max"]),
+               "per_cmd_p99": {names[k]: round(ms(v["p99"]), 2)
+                               for k, v in lat.items() if k in names},
+               "login": (0, float("nan"), float("nan")),
+               "errors": r.get("errors", {})}
+    # CPU shares over the whole run of the client (warm-up included).
+    return {"summary": summary, "window": wall,
+            "cpu": {"good": good_cpu, "server": server_cpu, "abuser": abuser_cpu,
+                    "other": busy - good_cpu - server_cpu - abuser_cpu}}
+
+
 def sub_args(a, role, port, duration, extra=()):
     return [sys.executable, os.path.abspath(__file__), "--role", role, "--port", str(port),
             "--duration", str(duration), "--good", str(a.good), "--msgs", str(a.msgs),
@@ -405,12 +443,15 @@ def run_phase(a, srv, scenario, abuse):
             sub_args(a, scenario, srv.imap_port, total, ["--conns", str(conns)]),
             stdout=subprocess.PIPE, preexec_fn=lambda: os.nice(a.abuser_nice))
         time.sleep(a.head_start)
-    good = subprocess.run(
-        sub_args(a, "good", srv.imap_port, a.duration,
-                 ["--settle", str(a.settle), "--server-pid", str(srv.proc.pid),
-                  "--abuser-pid", str(abuser.pid if abuser else 0)]),
-        stdout=subprocess.PIPE, timeout=a.settle + a.duration + 120, check=True)
-    res = json.loads(good.stdout)
+    if a.good_client == "load":
+        res = good_load(a, srv, abuser.pid if abuser else 0)
+    else:
+        good = subprocess.run(
+            sub_args(a, "good", srv.imap_port, a.duration,
+                     ["--settle", str(a.settle), "--server-pid", str(srv.proc.pid),
+                      "--abuser-pid", str(abuser.pid if abuser else 0)]),
+            stdout=subprocess.PIPE, timeout=a.settle + a.duration + 120, check=True)
+        res = json.loads(good.stdout)
     if abuser is not None:
         try:
             out, _ = abuser.communicate(timeout=a.duration + 60)
@@ -426,6 +467,8 @@ def run_phase(a, srv, scenario, abuse):
 
 
 def summarize(res):
+    if "summary" in res:  # roost-load's figures
+        return res["summary"]
     allv = sorted(v for vs in res["lat"].values() for v in vs)
     ms = lambda x: x * 1000
     s = {"count": len(allv), "p50": ms(percentile(allv, 0.50)), "p99": ms(percentile(allv, 0.99)),
@@ -449,6 +492,8 @@ def fmt_phase(label, s, res):
     if cpu["other"] / w > 0.10:
         line += " (other processes were busy: figures unreliable)"
     line += f"\n            per-command p99 (ms): {s['per_cmd_p99']}"
+    if s.get("errors"):
+        line += f"\n            good clients' errors: {s['errors']}"
     if res.get("abuser"):
         line += f"\n            abuser: {res['abuser']}"
     if res.get("metrics"):
@@ -583,6 +628,10 @@ def main():
     ap.add_argument("--head-start", type=float, default=3.0)
     ap.add_argument("--settle", type=float, default=3.0)
     ap.add_argument("--cooldown", type=float, default=2.0)
+    ap.add_argument("--good-client", choices=("load", "python"), default="load",
+                    help="the good clients: roost-load (C, default) or asyncio Python")
+    ap.add_argument("--load-bin", default=None,
+                    help="roost-load (default: beside --bin)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a server setting (to try governance values)")
     # internal: sub-process roles
@@ -604,6 +653,12 @@ def main():
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
         asyncio.run(abuser_main(a))
     else:
+        if a.good_client == "load":
+            a.load_bin = a.load_bin or os.path.join(os.path.dirname(os.path.abspath(a.bin)),
+                                                    "roost-load")
+            if not os.access(a.load_bin, os.X_OK):
+                sys.exit(f"{a.load_bin} not found: build it (make roost-load) or give "
+                         "--load-bin, or use --good-client python")
         sys.exit(orchestrate(a))
 
 

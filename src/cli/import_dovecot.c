@@ -225,40 +225,28 @@ void import_dovecot_keywords_free(char *names[IMPORT_DOVECOT_KEYWORDS])
 	}
 }
 
+struct import_dovecot_info_ctx {
+	char *const *names;
+	struct buf *out;
+};
+
+/* Appends the name of keyword letter `index`; letters without one are
+ * ignored. */
+static void import_dovecot_info_keyword(void *ctx, unsigned index)
+{
+	struct import_dovecot_info_ctx *c = ctx;
+	if (c->names[index] == NULL)
+		return;
+	if (buf_rlen(c->out) > 0)
+		buf_append(c->out, " ", 1);
+	buf_append_str(c->out, c->names[index]);
+}
+
 uint32_t import_dovecot_info(const char *name, char *const names[IMPORT_DOVECOT_KEYWORDS],
                              struct buf *keywords_out)
 {
-	const char *info = strstr(name, ":2,");
-	uint32_t flags = 0;
-	if (info == NULL)
-		return 0;
-	for (const char *p = info + 3; *p != '\0'; p++) {
-		switch (*p) {
-		case 'D':
-			flags |= STORE_FLAG_DRAFT;
-			break;
-		case 'F':
-			flags |= STORE_FLAG_FLAGGED;
-			break;
-		case 'R':
-			flags |= STORE_FLAG_ANSWERED;
-			break;
-		case 'S':
-			flags |= STORE_FLAG_SEEN;
-			break;
-		case 'T':
-			flags |= STORE_FLAG_DELETED;
-			break;
-		default:
-			if (*p >= 'a' && *p <= 'z' && names[*p - 'a'] != NULL) {
-				if (buf_rlen(keywords_out) > 0)
-					buf_append(keywords_out, " ", 1);
-				buf_append_str(keywords_out, names[*p - 'a']);
-			}
-			break;
-		}
-	}
-	return flags;
+	struct import_dovecot_info_ctx c = {.names = names, .out = keywords_out};
+	return store_maildir_info_parse(name, import_dovecot_info_keyword, &c);
 }
 
 /* Dovecot's tab-escaping of one level: \001 followed by 1, t, r, n or 0

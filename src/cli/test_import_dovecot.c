@@ -1,7 +1,9 @@
 /* Tests for import_dovecot.c: dovecot-uidlist (versions 3 and 1, stale and
  * malformed lines, lookup by base name), dovecot-keywords, the Maildir info
- * suffix, subscriptions (version 2 with tab-escaped levels, version 1) and
- * folder directory names. Inputs are copies of what Dovecot 2.3 writes. */
+ * suffix (and store_maildir_info_parse, the store's parser of it that
+ * import_dovecot_info shares), subscriptions (version 2 with tab-escaped
+ * levels, version 1) and folder directory names. Inputs are copies of what
+ * Dovecot 2.3 writes. */
 #include "cli/import_dovecot.h"
 
 #include <stdio.h>
@@ -99,6 +101,38 @@ static void test_keywords_info(void)
 	test_end();
 }
 
+/* Records the keyword letters store_maildir_info_parse reports. */
+static void test_info_letter(void *ctx, unsigned index)
+{
+	struct buf *b = ctx;
+	char c = (char)('a' + index);
+	test_assert(index < IMPORT_DOVECOT_KEYWORDS);
+	buf_append(b, &c, 1);
+}
+
+/* The store's parser shared by the backend and import_dovecot_info. */
+static void test_info_parse(void)
+{
+	test_begin("store_maildir_info_parse");
+	struct buf b = {0};
+	uint32_t all = STORE_FLAG_DRAFT | STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED |
+	               STORE_FLAG_SEEN | STORE_FLAG_DELETED;
+	test_assert(store_maildir_info_parse("1.M2.h,S=5,U=7:2,DFRST", NULL, NULL) == all);
+	test_assert(store_maildir_info_parse("1.M2.h:2,TzSaP!", test_info_letter, &b) ==
+	            (STORE_FLAG_DELETED | STORE_FLAG_SEEN));
+	test_assert(buf_rlen(&b) == 2 && memcmp(buf_rdata(&b), "za", 2) == 0);
+	buf_release(&b);
+	/* No info, an empty one, the "1," kind and letters before ":2,". */
+	test_assert(store_maildir_info_parse("1.M2.h", test_info_letter, &b) == 0);
+	test_assert(store_maildir_info_parse("1.M2.h:2,", test_info_letter, &b) == 0);
+	test_assert(store_maildir_info_parse("1.M2.h:1,S", test_info_letter, &b) == 0);
+	test_assert(store_maildir_info_parse("S.abc:2,", test_info_letter, &b) == 0);
+	test_assert(buf_rlen(&b) == 0);
+	test_assert(store_maildir_info_parse("1.M2.h:2,ab", NULL, NULL) == 0);
+	buf_release(&b);
+	test_end();
+}
+
 static void test_subscriptions(void)
 {
 	test_begin("subscriptions");
@@ -148,6 +182,7 @@ int main(void)
 	test_uidlist_v3();
 	test_uidlist_other();
 	test_keywords_info();
+	test_info_parse();
 	test_subscriptions();
 	test_dir_name();
 	return test_done();

@@ -132,6 +132,20 @@ static const struct option options[] = {
 	TYPED(OPT_BOOL, mail_fsync, "yes",
 	      "fsync message files and the index before acknowledging APPEND/COPY/MOVE; "
 	      "turn off only for throwaway test data"),
+	NUMBER(OPT_DURATION, mail_linger, "30s", 0, 3600,
+	       "how long a user's index stays open after their last session ends, so that a "
+	       "client that polls (log in, check, log out) does not reopen and re-check it each "
+	       "time; 0 = close at once"),
+	NUMBER(OPT_UINT, mail_linger_users, "256", 0, 1048576,
+	       "users kept open that way at most, the longest unused closed first (each holds "
+	       "two descriptors and its SQLite page cache)"),
+	TYPED(OPT_BOOL, fts, "yes",
+	      "keep a full-text index per user (roost-fts.sqlite beside the index, a cache "
+	      "built on the first SEARCH BODY/TEXT of each mailbox) so such searches need not "
+	      "read every message; no = always scan"),
+	NUMBER(OPT_UINT, fts_index_budget_ms, "2000", 1, 600000,
+	       "indexing time one SEARCH may spend on messages not yet in the full-text index; "
+	       "the rest is scanned this time and indexed in the background"),
 	NUMBER(OPT_SIZE, mail_quota, "0", 0, SIZE_MAX,
 	       "storage quota of each user (sum of message sizes); APPEND/COPY/delivery over it "
 	       "is refused; the passwd-file extra field userdb_quota_rule=*:storage=<size> "

@@ -57,6 +57,10 @@ struct config {
 	/* storage */
 	char *mail_root;         /* default "mail" */
 	bool mail_fsync;         /* default yes */
+	unsigned fts_index_budget_ms; /* indexing time per SEARCH, then background */
+	unsigned mail_linger;       /* seconds an unused user stays open; 0 = close at once */
+	unsigned mail_linger_users; /* users kept open that way at most */
+	bool fts;                /* default yes: full-text index for SEARCH BODY/TEXT */
 	size_t mail_quota;       /* bytes per user; 0 = unlimited (default) */
 	unsigned mail_quota_messages; /* messages per user; 0 = unlimited (default) */
 	unsigned store_workers;  /* threads for store writes; 0 = number of cores */

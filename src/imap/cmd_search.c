@@ -15,6 +15,17 @@
  * Bodies are opened after store_fetch returns, never inside its callback.
  * Memory: one batch of verdicts and undecided records, plus the result.
  *
+ * Full-text index (store_fts_search): when the program has BODY or TEXT
+ * keys whose needles the index can answer exactly
+ * (mail_search_index_needle), a store-pool job first brings the
+ * mailbox's index up to date and queries it (never on the loop: the first
+ * search of a large mailbox reads all of it); the session waits meanwhile
+ * and other sessions are unaffected. Those keys are then answered from the
+ * returned UID lists with no message read; messages the index could not
+ * cover are scanned as before. When nothing else needs metadata, the
+ * program is evaluated over the view's UIDs alone (no store_fetch). If the
+ * index fails, the search simply scans.
+ *
  * Sequence numbers stay those of the view at the start: the view changes
  * only after the command (no EXPUNGE during SEARCH, RFC 9051 §7.5.1), and
  * messages expunged meanwhile by other sessions simply do not match. */
@@ -23,11 +34,16 @@
 #include <time.h>
 
 #include "imap/commands.h"
+#include "imap/imap.h"
 #include "imap/resp.h"
 #include "imap/search.h"
 #include "imap/view.h"
+#include "config/config.h"
+#include "lib/log.h"
 #include "lib/xalloc.h"
 #include "mail/mime.h"
+#include "net/conn.h"
+#include "net/workpool.h"
 
 /* Messages per store_fetch call; message bytes and time spent reading
  * text per slice. */
@@ -36,6 +52,9 @@
 #define CMD_SEARCH_SLICE_US   2000
 /* Messages up to this size are read rather than mapped. */
 #define CMD_SEARCH_READ_MAX (256u * 1024)
+
+/* Messages evaluated per producer call when only UIDs are needed. */
+#define CMD_SEARCH_UID_CHUNK 20000
 
 /* Numbers written per producer call once the result is known. */
 #define CMD_SEARCH_OUT_CHUNK 4096
@@ -75,6 +94,20 @@ struct cmd_search {
 	struct view *view;
 	char *buf; /* message bytes read (cmd_search_body_bytes) */
 	size_t buf_cap;
+	/* full-text index: fq[i] answers keys[key_of[i]] */
+	struct session *session; /* while the index job runs */
+	struct store_mailbox *mb;
+	struct search_index_key *keys;
+	struct store_fts_query *fq;
+	size_t *key_of;
+	size_t n_fq, n_keys_total;
+	uint32_t *fts_missing; /* UIDs the index could not cover */
+	size_t n_fts_missing;
+	enum store_err fts_err;
+	struct store_fts_info fts_info;
+	uint64_t fts_us;
+	bool uids_only;  /* decided from the view's UIDs: no store_fetch */
+	bool need_parts; /* the metadata pass needs the part trees */
 	/* output phase */
 	bool output;
 	enum cmd_search_out out_mode;
@@ -118,6 +151,13 @@ static void cmd_search_clear_pending(struct cmd_search *cs)
 static void cmd_search_free(void *ctx)
 {
 	struct cmd_search *cs = ctx;
+	for (size_t i = 0; i < cs->n_fq; i++)
+		free((char *)cs->fq[i].needle);
+	store_fts_query_free(cs->fq, cs->n_fq);
+	free(cs->fq);
+	free(cs->key_of);
+	free(cs->keys);
+	free(cs->fts_missing);
 	cmd_search_clear_pending(cs);
 	free(cs->pending);
 	free(cs->verdict);
@@ -195,8 +235,7 @@ static enum store_err cmd_search_fetch_batch(struct cmd_search *cs)
 	cs->cursor = 0;
 	memset(cs->verdict, SEARCH_NO, n);
 	cmd_search_clear_pending(cs);
-	unsigned fields =
-	    cs->prog->need_sent_date || cs->prog->need_parts ? STORE_FETCH_SUMMARY : 0;
+	unsigned fields = cs->prog->need_sent_date || cs->need_parts ? STORE_FETCH_SUMMARY : 0;
 	return store_fetch(cs->view->mb, cs->view->uids + cs->batch_start, n, fields,
 	                   cmd_search_fetch_cb, cs);
 }
@@ -274,6 +313,25 @@ static enum store_err cmd_search_scan(struct cmd_search *cs)
 		cs->next_pending++;
 	}
 	return STORE_OK;
+}
+
+/* The index decided every text key and nothing needs metadata: the
+ * view's UIDs (and \Recent) are all the evaluation needs. */
+static void cmd_search_eval_uids(struct cmd_search *cs)
+{
+	uint32_t end = cs->count - cs->next > CMD_SEARCH_UID_CHUNK ? cs->next + CMD_SEARCH_UID_CHUNK
+	                                                          : cs->count;
+	for (; cs->next < end; cs->next++) {
+		uint32_t uid = cs->view->uids[cs->next];
+		struct search_msg m = {
+		    .seq = cs->next + 1,
+		    .uid = uid,
+		    .recent = view_is_recent(cs->view, uid),
+		    .sent_date = -1,
+		};
+		if (search_eval(cs->prog, &m) == SEARCH_YES)
+			cmd_search_add_result(cs, cs->next + 1);
+	}
 }
 
 /* The batch is decided: its matches join the result, in order. */
@@ -411,6 +469,8 @@ static bool cmd_search_produce(struct session *s)
 		return cmd_search_output(s, cs);
 	if (cs->next_pending < cs->n_pending) {
 		err = cmd_search_scan(cs);
+	} else if (cs->uids_only && cs->next < cs->count) {
+		cmd_search_eval_uids(cs);
 	} else if (cs->next < cs->count) {
 		err = cmd_search_fetch_batch(cs);
 	} else if (cs->batch_n == 0) {
@@ -440,6 +500,131 @@ static enum cmd_result cmd_search_refuse(struct session *s, const struct imap_co
 	return cmd_bad(s, cmd, error);
 }
 
+/* --- the full-text index --- */
+
+/* The keys the index can answer exactly, as queries. Returns whether
+ * there is any (then the index job runs first). */
+static bool cmd_search_fts_prepare(struct session *s, struct cmd_search *cs)
+{
+	if (!s->ctx->cfg->fts || s->ctx->store_pool == NULL || cs->count == 0)
+		return false;
+	size_t n_keys = 0;
+	cs->keys = search_program_index_keys(cs->prog, &n_keys);
+	cs->n_keys_total = n_keys;
+	if (n_keys == 0)
+		return false;
+	cs->fq = xcalloc(n_keys, sizeof(*cs->fq));
+	cs->key_of = xcalloc(n_keys, sizeof(*cs->key_of));
+	struct buf folded = {0};
+	for (size_t k = 0; k < n_keys; k++) {
+		folded.len = folded.rpos = 0;
+		if (!mail_search_index_needle(cs->keys[k].needle, &folded))
+			continue; /* too short, or not UTF-8: scanned */
+		struct store_fts_query *q = &cs->fq[cs->n_fq];
+		q->needle = xstrndup(buf_rdata(&folded), buf_rlen(&folded));
+		q->body_only = cs->keys[k].kind == SEARCH_TEXT_BODY;
+		cs->key_of[cs->n_fq++] = k;
+	}
+	buf_release(&folded);
+	return cs->n_fq > 0;
+}
+
+/* Store pool: catch-up and queries; touches only cs's own fields. */
+static void cmd_search_fts_work(void *ctx)
+{
+	struct cmd_search *cs = ctx;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cs->fts_err = store_fts_search(cs->mb, cs->fq, cs->n_fq, &cs->fts_missing,
+	                               &cs->n_fts_missing, &cs->fts_info);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cs->fts_us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u +
+	             (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+}
+
+/* Indexing a large mailbox stops after a time budget (store.h); the rest
+ * is indexed in the background, one budget per job on the store pool,
+ * each job queueing the next until the mailbox is done or shutdown
+ * begins. A job opens the user and the mailbox itself: the session may
+ * be gone by then. */
+struct cmd_search_fts_bg {
+	struct imap_ctx *ctx;
+	char *user;
+	char *mailbox;
+};
+
+static void cmd_search_fts_background(void *arg)
+{
+	struct cmd_search_fts_bg *b = arg;
+	struct store_user *u = NULL;
+	struct store_mailbox *mb = NULL;
+	struct store_mailbox_info info;
+	struct store_fts_info fi = {0};
+	bool more = false;
+	if (!atomic_load(&b->ctx->stopping) &&
+	    store_user_open(b->ctx->store, b->user, &u) == STORE_OK) {
+		if (store_mailbox_open(u, b->mailbox, false, &mb, &info) == STORE_OK) {
+			store_mailbox_info_free(&info);
+			uint32_t *missing = NULL;
+			size_t n_missing = 0;
+			more = store_fts_search(mb, NULL, 0, &missing, &n_missing, &fi) == STORE_OK &&
+			       fi.deferred > 0;
+			free(missing);
+			store_mailbox_close(&mb);
+		}
+		store_user_unref(&u);
+	}
+	log_debug("event=search_fts_background user=%s indexed=%zu deferred=%zu", b->user,
+		  fi.indexed, fi.deferred);
+	if (more && !atomic_load(&b->ctx->stopping)) {
+		workpool_submit(b->ctx->store_pool, NULL, cmd_search_fts_background, NULL, b);
+		return;
+	}
+	free(b->user);
+	free(b->mailbox);
+	free(b);
+}
+
+static void cmd_search_fts_continue(struct session *s)
+{
+	struct cmd_search_fts_bg *b = xcalloc(1, sizeof(*b));
+	b->ctx = s->ctx;
+	b->user = xstrdup(s->user);
+	b->mailbox = xstrdup(s->view->name);
+	workpool_submit(s->ctx->store_pool, NULL, cmd_search_fts_background, NULL, b);
+}
+
+/* Loop thread: the index answers go into the program, then the usual
+ * producer runs (or the scan alone when the index failed). */
+static void cmd_search_fts_done(void *ctx)
+{
+	struct cmd_search *cs = ctx;
+	struct session *s = cs->session;
+	cs->session = NULL;
+	if (!session_job_end(s)) {
+		cmd_search_free(cs);
+		return;
+	}
+	if (cs->fts_err == STORE_OK) {
+		for (size_t i = 0; i < cs->n_fq; i++)
+			search_index_key_set_hits(&cs->keys[cs->key_of[i]], cs->fq[i].uids,
+			                          cs->fq[i].n_uids, cs->fts_missing,
+			                          cs->n_fts_missing);
+		bool all_keys = cs->n_fq == cs->n_keys_total;
+		cs->need_parts = cs->prog->need_parts && !(all_keys && cs->n_fts_missing == 0);
+		cs->uids_only = cs->n_fts_missing == 0 && !search_program_needs_meta(cs->prog);
+		if (cs->fts_info.deferred > 0)
+			cmd_search_fts_continue(s);
+	}
+	log_debug("event=search_fts sid=%016llx err=%d keys=%zu indexed=%zu deferred=%zu dropped=%zu "
+	          "rebuilt=%d missing=%zu uids_only=%d us=%llu",
+	          (unsigned long long)s->id, (int)cs->fts_err, cs->n_fq, cs->fts_info.indexed,
+	          cs->fts_info.deferred,
+	          cs->fts_info.dropped, (int)cs->fts_info.rebuilt, cs->n_fts_missing,
+	          (int)cs->uids_only, (unsigned long long)cs->fts_us);
+	session_start_producer(s, cmd_search_produce, cmd_search_free, cs);
+}
+
 enum cmd_result cmd_search_run(struct session *s, const struct imap_command *cmd,
                                const struct imap_arg *args, size_t nargs, bool uid)
 {
@@ -464,6 +649,17 @@ enum cmd_result cmd_search_run(struct session *s, const struct imap_command *cmd
 	/* Only text keys leave messages undecided after the metadata. */
 	if (prog->need_text)
 		cs->pending = xmalloc(CMD_SEARCH_BATCH * sizeof(*cs->pending));
+	cs->need_parts = prog->need_parts;
+	if (cmd_search_fts_prepare(s, cs)) {
+		/* The session waits (CMD_ASYNC without a producer) until the
+		 * index job is done; cmd_search_fts_done starts the producer. */
+		cs->session = s;
+		cs->mb = v->mb;
+		session_job_begin(s);
+		workpool_submit(s->ctx->store_pool, conn_loop(s->conn), cmd_search_fts_work,
+		                cmd_search_fts_done, cs);
+		return CMD_ASYNC;
+	}
 	session_set_producer(s, cmd_search_produce, cmd_search_free, cs);
 	return CMD_ASYNC;
 }

@@ -101,7 +101,12 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 {
 	const char *serr = NULL;
 	struct store_settings store_set = {
-		.backend = "maildir", .mail_root = cfg->mail_root, .fsync = cfg->mail_fsync};
+		.backend = "maildir",
+		.mail_root = cfg->mail_root,
+		.fsync = cfg->mail_fsync,
+		.linger_ms = cfg->mail_linger * 1000u,
+		.linger_users = cfg->mail_linger_users,
+		.fts_catch_up_ms = cfg->fts_index_budget_ms};
 	struct store *store = store_open(&store_set, &serr);
 	if (store == NULL) {
 		*error_r = xstrdup(serr ? serr : "cannot open the mail store");

@@ -60,6 +60,11 @@ struct search_node {
 	struct seqset set;     /* SEQSET, UIDSET */
 	const uint32_t *saved; /* "$" after bind */
 	size_t n_saved;
+	bool indexed;         /* TEXT: hits[0..n_hits) answer all UIDs but missing[] */
+	const uint32_t *hits; /* ascending UIDs */
+	size_t n_hits;
+	const uint32_t *missing;
+	size_t n_missing;
 };
 
 struct search_parser {
@@ -763,6 +768,8 @@ static enum search_result search_eval_node(const struct search_node *n, const st
 	case SEARCH_OP_DATE:
 		return search_bool(search_date_match(n, m));
 	case SEARCH_OP_TEXT:
+		if (n->indexed && !search_uid_in(n->missing, n->n_missing, m->uid))
+			return search_bool(search_uid_in(n->hits, n->n_hits, m->uid));
 		if (m->text == NULL)
 			return SEARCH_MAYBE;
 		return search_bool(m->text(m->text_ctx, n->text_kind, n->field, n->str));
@@ -773,6 +780,73 @@ static enum search_result search_eval_node(const struct search_node *n, const st
 enum search_result search_eval(const struct search_program *p, const struct search_msg *m)
 {
 	return search_eval_node(p->root, m);
+}
+
+/* --- index answers --- */
+
+struct search_key_list {
+	struct search_index_key *v;
+	size_t n, cap;
+};
+
+static void search_collect_keys(struct search_node *n, struct search_key_list *l)
+{
+	for (; n != NULL; n = n->next) {
+		if (n->op == SEARCH_OP_TEXT && n->text_kind != SEARCH_TEXT_HEADER) {
+			if (l->n == l->cap) {
+				l->cap = l->cap ? l->cap * 2 : 4;
+				l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+			}
+			l->v[l->n++] = (struct search_index_key){n->text_kind, n->str, n};
+		}
+		search_collect_keys(n->child, l);
+	}
+}
+
+struct search_index_key *search_program_index_keys(const struct search_program *p, size_t *n_r)
+{
+	struct search_key_list l = {0};
+	search_collect_keys(p->root, &l);
+	*n_r = l.n;
+	return l.v;
+}
+
+void search_index_key_set_hits(struct search_index_key *k, const uint32_t *hits, size_t n_hits,
+                               const uint32_t *missing, size_t n_missing)
+{
+	k->node->indexed = true;
+	k->node->hits = hits;
+	k->node->n_hits = n_hits;
+	k->node->missing = missing;
+	k->node->n_missing = n_missing;
+}
+
+static bool search_node_needs_meta(const struct search_node *n)
+{
+	for (; n != NULL; n = n->next) {
+		switch (n->op) {
+		case SEARCH_OP_FLAG:
+		case SEARCH_OP_KEYWORD:
+		case SEARCH_OP_LARGER:
+		case SEARCH_OP_SMALLER:
+		case SEARCH_OP_DATE:
+			return true;
+		case SEARCH_OP_TEXT:
+			if (!n->indexed)
+				return true;
+			break;
+		default:
+			break;
+		}
+		if (search_node_needs_meta(n->child))
+			return true;
+	}
+	return false;
+}
+
+bool search_program_needs_meta(const struct search_program *p)
+{
+	return search_node_needs_meta(p->root);
 }
 
 void search_append_set(struct buf *out, const uint32_t *nums, size_t n)

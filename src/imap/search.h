@@ -111,6 +111,29 @@ void search_program_bind(struct search_program *p, uint32_t exists, uint32_t max
  * answer depends on the text and m->text is NULL. */
 enum search_result search_eval(const struct search_program *p, const struct search_msg *m);
 
+/* --- answers from a full-text index --- */
+
+/* A BODY or TEXT key of a program (the keys an index can answer). */
+struct search_index_key {
+	enum search_text_kind kind; /* SEARCH_TEXT_BODY or SEARCH_TEXT_ALL */
+	const char *needle;         /* as the client sent it; owned by the program */
+	struct search_node *node;   /* private */
+};
+
+/* The program's BODY and TEXT keys in tree order: a malloc'd array (NULL
+ * when none) of *n_r keys, valid while the program lives. */
+struct search_index_key *search_program_index_keys(const struct search_program *p, size_t *n_r);
+/* From now on the key is YES exactly when m->uid is in hits[0..n_hits),
+ * except for the UIDs in missing[0..n_missing) (messages the index could
+ * not cover), which still need their text. Both ascending; the arrays must
+ * stay valid while the program is evaluated. */
+void search_index_key_set_hits(struct search_index_key *k, const uint32_t *hits, size_t n_hits,
+                               const uint32_t *missing, size_t n_missing);
+/* Whether evaluating a message that is not missing from the index needs
+ * more than its sequence number, UID and \Recent: true when the program
+ * has a flag, keyword, size or date key, or a text key without hits. */
+bool search_program_needs_meta(const struct search_program *p);
+
 /* Parses an RFC 9051 date ("d-Mon-yyyy", month case-insensitive) into
  * days since 1970-01-01. Returns 0, or -1 when malformed. */
 int search_parse_date(const char *s, size_t len, int64_t *days_r);

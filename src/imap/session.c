@@ -819,13 +819,13 @@ static void session_free(struct session *s)
 	session_producer_clear(s);
 	if (s->view != NULL)
 		view_close(s);
-	if (s->mail != NULL && s->ctx->store_pool != NULL) {
+	if (s->mail != NULL) {
 		/* The user's last session closes its index (a checkpoint and
-		 * fsyncs): not on this loop. At shutdown the pool is gone. */
+		 * fsyncs): not on this loop. The pool outlives every session
+		 * (net_server_quiesce). */
 		workpool_submit(s->ctx->store_pool, NULL, store_user_unref_job, NULL, s->mail);
 		s->mail = NULL;
 	}
-	store_user_unref(&s->mail);
 	imap_parser_free(&s->parser);
 	free(s->user);
 	free(s->cmd_tag);

@@ -110,4 +110,27 @@ bool mail_header_contains(const char *msg, size_t len, const char *field, const 
 bool mail_body_contains(const char *msg, size_t len, const void *parts, size_t parts_len,
 			const char *needle, bool include_headers);
 
+/* --- the text a full-text index holds (exactly what the scanner matches) --- */
+
+/* Separates fields and parts in mail_search_text's output, and replaces
+ * NUL, itself and bytes outside well-formed UTF-8 there. */
+#define MAIL_SEARCH_SEP 0x01
+
+/* Appends what SEARCH TEXT matches, case-folded as the scanner folds it:
+ * to hdr_r every header field of every part ("Name: decoded value"), to
+ * body_r every text part (CTE-decoded, charset-converted), each followed
+ * by MAIL_SEARCH_SEP, with NUL, MAIL_SEARCH_SEP and every byte not in a
+ * well-formed UTF-8 sequence replaced by MAIL_SEARCH_SEP. A needle that
+ * mail_search_index_needle accepts occurs in one field or part exactly
+ * when it occurs in hdr_r or body_r (RFC 9051 §6.4.4 substring semantics),
+ * and the output is valid UTF-8. parts is the stored part tree (parsed
+ * again from msg when NULL or damaged). */
+void mail_search_text(const char *msg, size_t len, const void *parts, size_t parts_len,
+		      struct buf *hdr_r, struct buf *body_r);
+/* Appends the folded needle to folded_r and returns whether an index built
+ * from mail_search_text can answer it exactly: well-formed UTF-8, no NUL
+ * or MAIL_SEARCH_SEP, at least three code points (a trigram index cannot
+ * see shorter needles). Otherwise the caller scans. */
+bool mail_search_index_needle(const char *needle, struct buf *folded_r);
+
 #endif

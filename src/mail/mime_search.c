@@ -6,7 +6,11 @@
  * charset is searched as raw bytes). Both sides are case-folded with a
  * small simple-case-folding table covering ASCII, Latin-1, Latin
  * Extended-A, Greek and Cyrillic (locale independent); other code points
- * and invalid UTF-8 bytes compare exactly. */
+ * and invalid UTF-8 bytes compare exactly.
+ *
+ * mail_search_text() produces the text a full-text index holds by walking
+ * the message with the scanner's own functions (mime_search_tree with a
+ * different sink), so index answers and scan answers cannot drift. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -145,41 +149,57 @@ static bool mime_search_in(const char *text, size_t len, const struct buf *needl
 	return r;
 }
 
-/* Searches the fields of one header block ("Name: decoded value" when all
- * fields are searched). Returns whether a field matched. */
-static bool mime_search_header(const char *hdr, size_t len, const char *field,
-			       const struct buf *needle)
+/* Receives each searchable text of a message as SEARCH sees it, before
+ * folding: one header field ("Name: decoded value", or just the value
+ * when a field name was asked for) or one text part (decoded and
+ * converted). Returns true to stop the walk (a match was found). The
+ * scanner and the index builder both walk with these functions, so what
+ * the index holds cannot drift from what the scanner matches. */
+typedef bool mime_search_sink_fn(void *ctx, bool header, const char *text, size_t len);
+
+/* Walks the fields of one header block. Returns true when the sink
+ * stopped the walk. */
+static bool mime_search_header_each(const char *hdr, size_t len, const char *field,
+				    mime_search_sink_fn *sink, void *ctx)
 {
 	struct mime_fields f;
 	struct buf text = {0};
-	bool found = false;
+	bool stop = false;
 	mime_fields_parse(hdr, len, &f);
-	for (size_t i = 0; i < f.n && !found; i++) {
+	for (size_t i = 0; i < f.n && !stop; i++) {
 		if (field != NULL && strcasecmp(f.v[i].name, field) != 0)
 			continue;
 		text.len = text.rpos = 0;
 		if (field == NULL)
 			buf_printf(&text, "%s: ", f.v[i].name);
 		mime_header_decode_2047(f.v[i].value, f.v[i].value_len, &text);
-		found = mime_search_in(buf_rdata(&text), buf_rlen(&text), needle);
+		stop = sink(ctx, true, buf_rdata(&text), buf_rlen(&text));
 	}
 	buf_release(&text);
 	mime_fields_free(&f);
-	return found;
+	return stop;
+}
+
+/* The scanner's sink: whether the folded text contains the needle. */
+static bool mime_search_match_sink(void *ctx, bool header, const char *text, size_t len)
+{
+	(void)header;
+	return mime_search_in(text, len, ctx);
 }
 
 bool mail_header_contains(const char *msg, size_t len, const char *field, const char *needle)
 {
 	struct buf n = {0};
 	mime_search_fold(needle, strlen(needle), &n);
-	bool r = mime_search_header(msg, len, field, &n);
+	bool r = mime_search_header_each(msg, len, field, mime_search_match_sink, &n);
 	buf_release(&n);
 	return r;
 }
 
-/* A text part: CTE-decoded, converted to UTF-8, then searched. */
+/* A text part: CTE-decoded, converted to UTF-8 (an unknown charset or a
+ * failed conversion: the decoded bytes), then given to the sink. */
 static bool mime_search_part(const char *body, size_t len, const struct mime_pnode *p,
-			     const struct buf *needle)
+			     mime_search_sink_fn *sink, void *ctx)
 {
 	struct buf dec = {0}, conv = {0};
 	struct mime_decoder *d = mime_decoder_new(p->cte);
@@ -191,9 +211,9 @@ static bool mime_search_part(const char *body, size_t len, const struct mime_pno
 	mime_decoder_finish(&d, &dec);
 	if (p->charset[0] == '\0' ||
 	    mime_charset_to_utf8(p->charset, buf_rdata(&dec), buf_rlen(&dec), &conv) < 0)
-		r = mime_search_in(buf_rdata(&dec), buf_rlen(&dec), needle);
+		r = sink(ctx, false, buf_rdata(&dec), buf_rlen(&dec));
 	else
-		r = mime_search_in(buf_rdata(&conv), buf_rlen(&conv), needle);
+		r = sink(ctx, false, buf_rdata(&conv), buf_rlen(&conv));
 	buf_release(&dec);
 	buf_release(&conv);
 	return r;
@@ -208,22 +228,40 @@ static size_t mime_search_clamp(uint64_t off, uint64_t l, size_t len)
 	return l > len - off ? len - (size_t)off : (size_t)l;
 }
 
+/* Every node's header fields (with include_headers) and every text leaf,
+ * in tree order. Returns true when the sink stopped the walk. */
 static bool mime_search_tree(const char *msg, size_t len, const struct mime_pnode *nodes,
-			     size_t count, const struct buf *needle, bool include_headers)
+			     size_t count, bool include_headers, mime_search_sink_fn *sink,
+			     void *ctx)
 {
 	for (size_t i = 0; i < count; i++) {
 		const struct mime_pnode *p = &nodes[i];
 		size_t hl = mime_search_clamp(p->hdr_off, p->hdr_len, len);
 		size_t bl = mime_search_clamp(p->body_off, p->body_len, len);
 		if (include_headers && hl > 0 &&
-		    mime_search_header(msg + p->hdr_off, hl, NULL, needle))
+		    mime_search_header_each(msg + p->hdr_off, hl, NULL, sink, ctx))
 			return true;
 		if ((p->flags & MIME_PNODE_TEXT) &&
 		    !(p->flags & (MIME_PNODE_MULTIPART | MIME_PNODE_RFC822)) &&
-		    mime_search_part(bl > 0 ? msg + p->body_off : "", bl, p, needle))
+		    mime_search_part(bl > 0 ? msg + p->body_off : "", bl, p, sink, ctx))
 			return true;
 	}
 	return false;
+}
+
+/* The part tree of a message: the stored one, or parsed again when it is
+ * missing or damaged. NULL when even that fails. */
+static struct mime_pnode *mime_search_nodes(const char *msg, size_t len, const void *parts,
+					    size_t parts_len, size_t *count_r)
+{
+	struct mime_pnode *nodes = mime_parts_load(parts, parts_len, count_r);
+	if (nodes == NULL) {
+		struct mail_summary s;
+		mime_parse(msg, len, &s);
+		nodes = mime_parts_load(s.parts, s.parts_len, count_r);
+		mail_summary_free(&s);
+	}
+	return nodes;
 }
 
 bool mail_body_contains(const char *msg, size_t len, const void *parts, size_t parts_len,
@@ -232,19 +270,117 @@ bool mail_body_contains(const char *msg, size_t len, const void *parts, size_t p
 	size_t count = 0;
 	if (needle[0] == '\0')
 		return true;
-	struct mime_pnode *nodes = mime_parts_load(parts, parts_len, &count);
-	if (nodes == NULL) {
-		struct mail_summary s;
-		mime_parse(msg, len, &s);
-		nodes = mime_parts_load(s.parts, s.parts_len, &count);
-		mail_summary_free(&s);
-		if (nodes == NULL)
-			return false;
-	}
+	struct mime_pnode *nodes = mime_search_nodes(msg, len, parts, parts_len, &count);
+	if (nodes == NULL)
+		return false;
 	struct buf n = {0};
 	mime_search_fold(needle, strlen(needle), &n);
-	bool r = mime_search_tree(msg, len, nodes, count, &n, include_headers);
+	bool r = mime_search_tree(msg, len, nodes, count, include_headers,
+				  mime_search_match_sink, &n);
 	buf_release(&n);
 	free(nodes);
 	return r;
+}
+
+/* --- the text a full-text index holds --- */
+
+/* Length of the well-formed UTF-8 sequence at s[0..len) (RFC 3629 §4:
+ * no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t mime_search_utf8_valid(const unsigned char *s, size_t len)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xBF;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+		n = 2;
+	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+		n = 3;
+		lo = s[0] == 0xE0 ? 0xA0 : 0x80;
+		hi = s[0] == 0xED ? 0x9F : 0xBF;
+	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+		n = 4;
+		lo = s[0] == 0xF0 ? 0x90 : 0x80;
+		hi = s[0] == 0xF4 ? 0x8F : 0xBF;
+	} else {
+		return 0;
+	}
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	}
+	return n;
+}
+
+/* Appends folded text with NUL, the separator and every byte outside a
+ * well-formed UTF-8 sequence replaced by MAIL_SEARCH_SEP. An eligible
+ * needle (mail_search_index_needle) contains none of those, so every
+ * occurrence of it in the folded text survives unchanged. */
+static void mime_search_sanitize(const char *text, size_t len, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	buf_reserve(out, len + 1);
+	for (size_t i = 0; i < len;) {
+		size_t n = mime_search_utf8_valid(s + i, len - i);
+		if (n == 0 || s[i] == '\0' || s[i] == MAIL_SEARCH_SEP) {
+			char sep = MAIL_SEARCH_SEP;
+			buf_append(out, &sep, 1);
+			i += n > 0 ? n : 1;
+			continue;
+		}
+		size_t run = i + n;
+		while (run < len && s[run] >= 0x20 && s[run] < 0x80)
+			run++; /* printable ASCII needs no checks */
+		buf_append(out, s + i, run - i);
+		i = run;
+	}
+}
+
+struct mime_search_collect {
+	struct buf *hdr, *body;
+	struct buf fold; /* reused */
+};
+
+/* The index builder's sink: folds, sanitizes and appends one text,
+ * followed by a separator so that no match spans two fields or parts. */
+static bool mime_search_collect_sink(void *ctx, bool header, const char *text, size_t len)
+{
+	struct mime_search_collect *c = ctx;
+	struct buf *out = header ? c->hdr : c->body;
+	char sep = MAIL_SEARCH_SEP;
+	c->fold.len = c->fold.rpos = 0;
+	mime_search_fold(text, len, &c->fold);
+	mime_search_sanitize(buf_rdata(&c->fold), buf_rlen(&c->fold), out);
+	buf_append(out, &sep, 1);
+	return false;
+}
+
+void mail_search_text(const char *msg, size_t len, const void *parts, size_t parts_len,
+		      struct buf *hdr_r, struct buf *body_r)
+{
+	size_t count = 0;
+	struct mime_pnode *nodes = mime_search_nodes(msg, len, parts, parts_len, &count);
+	if (nodes == NULL)
+		return;
+	struct mime_search_collect c = {.hdr = hdr_r, .body = body_r};
+	mime_search_tree(msg, len, nodes, count, true, mime_search_collect_sink, &c);
+	buf_release(&c.fold);
+	free(nodes);
+}
+
+bool mail_search_index_needle(const char *needle, struct buf *folded_r)
+{
+	mime_search_fold(needle, strlen(needle), folded_r);
+	const unsigned char *s = (const unsigned char *)buf_rdata(folded_r);
+	size_t len = buf_rlen(folded_r), points = 0;
+	for (size_t i = 0; i < len; points++) {
+		size_t n = mime_search_utf8_valid(s + i, len - i);
+		if (n == 0 || s[i] == '\0' || s[i] == MAIL_SEARCH_SEP)
+			return false;
+		i += n;
+	}
+	/* A trigram index finds nothing shorter than three characters. */
+	return points >= 3;
 }

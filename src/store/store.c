@@ -613,6 +613,43 @@ enum store_err store_changes(struct store_mailbox *mb, uint64_t since, uint32_t 
 	return ret;
 }
 
+/* --- full-text index --- */
+
+enum store_err store_fts_search(struct store_mailbox *mb, struct store_fts_query *q, size_t n,
+                                uint32_t **missing_r, size_t *n_missing_r,
+                                struct store_fts_info *info_r)
+{
+	*missing_r = NULL;
+	*n_missing_r = 0;
+	for (size_t i = 0; i < n; i++) {
+		q[i].uids = NULL;
+		q[i].n_uids = 0;
+	}
+	struct store_fts_info info;
+	memset(&info, 0, sizeof(info));
+	enum store_err ret = STORE_ERR_IO; /* no index: the caller scans */
+	if (mb->ops->fts_search != NULL)
+		ret = mb->ops->fts_search(mb, q, n, missing_r, n_missing_r, &info);
+	if (ret != STORE_OK) {
+		store_fts_query_free(q, n);
+		free(*missing_r);
+		*missing_r = NULL;
+		*n_missing_r = 0;
+	}
+	if (info_r != NULL)
+		*info_r = info;
+	return ret;
+}
+
+void store_fts_query_free(struct store_fts_query *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(q[i].uids);
+		q[i].uids = NULL;
+		q[i].n_uids = 0;
+	}
+}
+
 /* --- quota --- */
 
 void store_set_quota_lookup(struct store *st, store_quota_lookup_fn *fn, void *ctx)

@@ -93,6 +93,12 @@ struct store_settings {
 	const char *backend;   /* "maildir" (NULL: "maildir") */
 	const char *mail_root; /* <mail_root>/<user>/ holds the Maildir++ tree and index.sqlite */
 	bool fsync;            /* false only for tests and benchmarks that say so */
+	/* A user no session holds stays open this long (index and prepared
+	 * statements), at most linger_users of them; 0 = close at once. */
+	unsigned linger_ms;
+	unsigned linger_users;
+	/* Indexing time one full-text search may spend (0: 2 s). */
+	unsigned fts_catch_up_ms;
 };
 
 struct store;
@@ -218,6 +224,18 @@ enum store_err store_import_commit(struct store_import **im, uint32_t uidnext);
 /* Drops the messages added since the last batch commit (earlier batches
  * stay). Frees im. */
 void store_import_abort(struct store_import **im);
+
+/* Reports a keyword letter of a Maildir info suffix: index 0..25 for
+ * 'a'..'z' (Dovecot numbers keywords in dovecot-keywords this way). */
+typedef void store_maildir_keyword_fn(void *ctx, unsigned index);
+/* The store flags (enum store_flag) of a Maildir file name's ":2,<info>"
+ * suffix: D draft, F flagged, R answered, S seen, T deleted; 0 when the
+ * name has no suffix. Each lower-case letter is passed to keyword_fn when
+ * it is not NULL; other characters are ignored. Pure (no store needed):
+ * the Maildir backend reads its own file names with it, and the import
+ * tool reads another server's, keywords included. */
+uint32_t store_maildir_info_parse(const char *name, store_maildir_keyword_fn *keyword_fn,
+				  void *ctx);
 
 /* --- an open mailbox --- */
 
@@ -351,6 +369,50 @@ enum store_err store_changes(struct store_mailbox *mb, uint64_t since, uint32_t 
 /* The mailbox's highest modseq without touching the index when nothing
  * changed (an in-memory counter): sessions poll this after each command. */
 uint64_t store_mailbox_highestmodseq(struct store_mailbox *mb);
+
+/* --- full-text index (SEARCH BODY / TEXT, RFC 9051 §6.4.4) ---
+ *
+ * An accelerator, never a change of meaning: the backend indexes what
+ * mail_search_text (mail/mime.h) produces for each message, and answers a
+ * needle accepted by mail_search_index_needle exactly as the scanner
+ * (mail_body_contains) would. The index is a cache: a backend may drop and
+ * rebuild it at any time, and a backend without one simply fails
+ * store_fts_search (the caller then scans). */
+
+struct store_fts_query {
+	const char *needle; /* folded by mail_search_index_needle, which accepted it */
+	bool body_only;     /* BODY: the text parts; false: TEXT (header fields too) */
+	/* Results: the matching UIDs of the mailbox, ascending, malloc'd
+	 * (NULL when none); free with store_fts_query_free. */
+	uint32_t *uids;
+	size_t n_uids;
+};
+
+struct store_fts_info {
+	size_t indexed;  /* messages added to the index by this call */
+	size_t deferred; /* left for later searches (a time budget per call) */
+	size_t dropped;  /* index entries of expunged messages dropped by it */
+	bool rebuilt;    /* the index was too full of garbage and started anew */
+};
+
+/* Brings the mailbox's index up to date (every message not yet indexed
+ * is read and added, in batches, each its own transaction; expunged ones
+ * are dropped), then answers q[0..n). Indexing stops after a time budget
+ * (about 2 s): the messages left are in *missing_r, and later calls go
+ * on indexing them. Blocking: run it on a worker pool, never on a
+ * network loop. Other users are not held up, and the
+ * user's other operations wait only for short moments between batches.
+ * *missing_r (malloc'd, ascending, may be NULL) lists the UIDs that were
+ * in the mailbox but could not be indexed (e.g. a file that vanished):
+ * answers for them are unknown and the caller scans them; UIDs that are
+ * in neither the mailbox nor *missing_r were expunged and match nothing.
+ * info_r may be NULL. On any error (STORE_ERR_IO also when the backend has
+ * no index) the queries have no results and the caller scans. */
+enum store_err store_fts_search(struct store_mailbox *mb, struct store_fts_query *q, size_t n,
+				uint32_t **missing_r, size_t *n_missing_r,
+				struct store_fts_info *info_r);
+/* Frees the results of q[0..n). */
+void store_fts_query_free(struct store_fts_query *q, size_t n);
 
 /* --- quota (RFC 9208 STORAGE and MESSAGE resources) ---
  *

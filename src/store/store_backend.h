@@ -93,7 +93,8 @@ struct store_import {
 /* One function per backend operation; each has the contract of the
  * store.h function of the same name, except that arguments are already
  * validated, output parameters already cleared, and destructors take the
- * object itself (store.c clears the caller's pointer). All are required. */
+ * object itself (store.c clears the caller's pointer). All are required
+ * except fts_search. */
 struct store_backend_ops {
 	const char *name;
 
@@ -156,6 +157,12 @@ struct store_backend_ops {
 	                       const char *dest, bool move, struct store_copy_result *r);
 	enum store_err (*changes)(struct store_mailbox *mb, uint64_t since, uint32_t below_uid,
 	                          store_change_fn *fn, void *ctx, uint64_t *highest_r);
+
+	/* Full-text index (store.h store_fts_search). Optional: NULL when the
+	 * backend has none (store_fts_search then fails and SEARCH scans). */
+	enum store_err (*fts_search)(struct store_mailbox *mb, struct store_fts_query *q, size_t n,
+	                             uint32_t **missing_r, size_t *n_missing_r,
+	                             struct store_fts_info *info_r);
 
 	/* Quota (store.h): limits 0 = unlimited; usage kept with the messages. */
 	void (*quota_set)(struct store_user *u, uint64_t bytes, uint64_t messages);

@@ -182,32 +182,36 @@ char *store_maildir_file_name(struct smd_user *u, uint64_t size, uint32_t uid, u
 	return name;
 }
 
-uint32_t store_maildir_info_flags(const char *name)
+/* Maildir's flag letters (the "2," info of cr.yp.to/proto/maildir.html);
+ * anything else, Dovecot's keyword letters included, is no system flag. */
+static uint32_t smd_info_flag(char c)
+{
+	switch (c) {
+	case 'D':
+		return STORE_FLAG_DRAFT;
+	case 'F':
+		return STORE_FLAG_FLAGGED;
+	case 'R':
+		return STORE_FLAG_ANSWERED;
+	case 'S':
+		return STORE_FLAG_SEEN;
+	case 'T':
+		return STORE_FLAG_DELETED;
+	default:
+		return 0;
+	}
+}
+
+uint32_t store_maildir_info_parse(const char *name, store_maildir_keyword_fn *keyword_fn, void *ctx)
 {
 	const char *info = strstr(name, ":2,");
 	uint32_t flags = 0;
 	if (info == NULL)
 		return 0;
 	for (const char *p = info + 3; *p != '\0'; p++) {
-		switch (*p) {
-		case 'D':
-			flags |= STORE_FLAG_DRAFT;
-			break;
-		case 'F':
-			flags |= STORE_FLAG_FLAGGED;
-			break;
-		case 'R':
-			flags |= STORE_FLAG_ANSWERED;
-			break;
-		case 'S':
-			flags |= STORE_FLAG_SEEN;
-			break;
-		case 'T':
-			flags |= STORE_FLAG_DELETED;
-			break;
-		default:
-			break;
-		}
+		flags |= smd_info_flag(*p);
+		if (keyword_fn != NULL && *p >= 'a' && *p <= 'z')
+			keyword_fn(ctx, (unsigned)(*p - 'a'));
 	}
 	return flags;
 }
@@ -215,7 +219,7 @@ uint32_t store_maildir_info_flags(const char *name)
 bool store_maildir_file_parse(const char *name, uint32_t *uid_r, uint32_t *flags_r)
 {
 	size_t base_len = strcspn(name, ":");
-	*flags_r = store_maildir_info_flags(name);
+	*flags_r = store_maildir_info_parse(name, NULL, NULL);
 	for (const char *p = name; p < name + base_len; p++) {
 		if (strncmp(p, ",U=", 3) != 0)
 			continue;
@@ -526,6 +530,9 @@ static struct store *smd_open(const struct store_settings *set, const char **err
 	st->pub.ops = &store_maildir_ops;
 	st->root = xstrdup(set->mail_root);
 	st->fsync = set->fsync;
+	st->linger_ms = set->linger_ms;
+	st->linger_users = set->linger_users;
+	st->fts_catch_up_ms = set->fts_catch_up_ms;
 	st->inotify_fd = -1;
 	st->wake_fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
@@ -536,6 +543,7 @@ static void smd_close(struct store *pst)
 {
 	struct smd_store *st = store_maildir_store_of(pst);
 	store_maildir_watch_stop(st);
+	store_maildir_user_close_idle(st);
 	if (st->users != NULL)
 		log_warn("event=store_close_busy user=%s", st->users->name);
 	for (size_t i = 0; i < st->n_recovered; i++)
@@ -582,6 +590,7 @@ const struct store_backend_ops store_maildir_ops = {
     .expunge = store_maildir_change_expunge,
     .copy = store_maildir_append_copy,
     .changes = store_maildir_change_changes,
+    .fts_search = store_maildir_fts_search,
     .quota_set = store_maildir_quota_set,
     .quota_check = store_maildir_quota_check,
     .quota_get = store_maildir_quota_get,

@@ -66,7 +66,13 @@ struct smd_store {
 	char *root;
 	bool fsync;
 	pthread_mutex_t lock;
-	struct smd_user *users; /* open users (linked) */
+	struct smd_user *users; /* open users (linked), lingering ones too */
+	/* Users no session holds, kept open a while (store_maildir_user.c):
+	 * least recently released first. */
+	struct smd_user *idle_first, *idle_last;
+	size_t n_idle;
+	unsigned linger_ms, linger_users; /* store_settings */
+	unsigned fts_catch_up_ms;
 	char **recovered;       /* users recovered by this process */
 	size_t n_recovered;
 	/* inotify watcher (store_maildir_watch.c), started lazily. */
@@ -97,6 +103,10 @@ struct smd_user {
 	char *name;
 	char *dir;    /* <mail_root>/<user> */
 	int refcount; /* under st->lock */
+	/* Lingering (refcount 0, still open), under st->lock. */
+	bool idle;
+	uint64_t idle_since_ms;
+	struct smd_user *idle_prev, *idle_next;
 	bool failed;  /* initialization failed (others waiting give up) */
 	enum store_err open_err;
 	pthread_mutex_t lock;
@@ -108,6 +118,10 @@ struct smd_user {
 	 * which an append holds for as long as it writes). */
 	_Atomic uint64_t quota_bytes;
 	_Atomic uint64_t quota_messages;
+	/* The full-text index (store_maildir_fts.c): created on first use
+	 * under `lock`, then guarded by its own mutex; freed by
+	 * store_maildir_fts_close when the user is freed. */
+	struct smf_index *fts;
 };
 
 struct smd_mailbox {
@@ -152,7 +166,6 @@ char *store_maildir_file_base(struct smd_user *u);
 /* Parses ",U=<uid>" and ":2,<flags>" from a file name. Returns false when
  * the name has no UID. */
 bool store_maildir_file_parse(const char *name, uint32_t *uid_r, uint32_t *flags_r);
-uint32_t store_maildir_info_flags(const char *name);
 int store_maildir_fsync_dir(const struct smd_user *u, const char *path);
 /* Writes dir/roost-uidvalidity: "<uidvalidity> <uidnext>". It lets a
  * rebuilt index keep the UIDVALIDITY and stay above UIDs whose files are
@@ -188,6 +201,8 @@ int store_maildir_mkdir_p(const char *path);
 /* store_maildir_user.c */
 enum store_err store_maildir_user_open(struct store *st, const char *user, struct store_user **u_r);
 void store_maildir_user_unref(struct store_user *u);
+/* Closes every lingering user (store_close). */
+void store_maildir_user_close_idle(struct smd_store *st);
 /* store_maildir_mbox.c */
 enum store_err store_maildir_mbox_list(struct store_user *u, struct store_mailbox_entry **entries_r,
                                        size_t *n_r);
@@ -309,6 +324,36 @@ enum store_err store_maildir_mbox_defaults(struct smd_user *u);
 
 /* --- store_maildir_append.c: adding messages --- */
 
+/* A message file written into cur/ (APPEND, a new/ delivery, an import)
+ * whose index row is not yet committed. Owns its strings and summary. */
+struct sma_added {
+	uint32_t uid;
+	char *file;
+	uint32_t flags;
+	char *keywords;
+	int64_t date;
+	int32_t tz;
+	uint64_t size;
+	struct mail_summary sum;
+	char *orig; /* new/ deliveries: the name in new/ (to move back on failure) */
+};
+/* Sets e to the message written as w (e takes over w's file name and
+ * summary) under uid; keywords, tz and orig are left empty. */
+void store_maildir_append_added_init(struct sma_added *e, uint32_t uid, const struct smm_written *w,
+                                     uint32_t flags, int64_t date);
+/* Frees what e owns and zeroes it. */
+void store_maildir_append_added_clear(struct sma_added *e);
+/* Commits v[0..n) of mailbox (mbox_id, dir) whose highest modseq is
+ * `highest`: fsyncs dir's cur/ (when n > 0), then one index transaction
+ * inserts a row per message under one new modseq (highest + 1; none when
+ * n == 0) and raises UIDNEXT to uidnext; then tells the mailbox's
+ * watchers. *modseq_r gets the mailbox's highest modseq afterwards (set
+ * on STORE_OK only); on failure nothing is in the index and the caller
+ * removes the files. */
+enum store_err store_maildir_append_rows(struct smd_user *u, int64_t mbox_id, const char *dir,
+                                         const struct sma_added *v, size_t n, uint32_t uidnext,
+                                         uint64_t highest, uint64_t *modseq_r);
+
 /* Picks up new/ deliveries of a mailbox; notifies when any. */
 enum store_err store_maildir_append_sync_new(struct smd_user *u, int64_t mbox_id);
 
@@ -333,6 +378,14 @@ void store_maildir_msg_notify(struct smd_user *u, int64_t mbox_id, uint64_t mods
 enum store_err store_maildir_recover(struct smd_user *u, bool index_created);
 /* Reconciles one mailbox (also used after an unclean rename). */
 enum store_err store_maildir_recover_mailbox(struct smd_user *u, const struct smi_mbox *m);
+
+/* --- store_maildir_fts.c: the full-text index (roost-fts.sqlite) --- */
+
+enum store_err store_maildir_fts_search(struct store_mailbox *mb, struct store_fts_query *q,
+                                        size_t n, uint32_t **missing_r, size_t *n_missing_r,
+                                        struct store_fts_info *info_r);
+/* Closes the user's full-text index (the user is being freed). */
+void store_maildir_fts_close(struct smd_user *u);
 
 /* --- store_maildir_watch.c --- */
 

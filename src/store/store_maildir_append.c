@@ -28,18 +28,6 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
-struct sma_added {
-	uint32_t uid;
-	char *file;
-	uint32_t flags;
-	char *keywords;
-	int64_t date;
-	int32_t tz;
-	uint64_t size;
-	struct mail_summary sum;
-	char *orig; /* new/ deliveries: the name in new/ (to move back on failure) */
-};
-
 struct smd_append {
 	struct store_append pub;
 	struct smd_user *u;
@@ -82,12 +70,8 @@ static struct sma_added *sma_push(struct smd_append *a)
 
 static void sma_free(struct smd_append *a)
 {
-	for (size_t i = 0; i < a->n; i++) {
-		free(a->v[i].file);
-		free(a->v[i].keywords);
-		free(a->v[i].orig);
-		mail_summary_free(&a->v[i].sum);
-	}
+	for (size_t i = 0; i < a->n; i++)
+		store_maildir_append_added_clear(&a->v[i]);
 	free(a->v);
 	free(a->dir);
 	free(a);
@@ -106,19 +90,40 @@ static struct smd_append *sma_new(struct smd_user *u, const struct smi_mbox *m)
 	return a;
 }
 
-/* Inserts the rows of every added message in one transaction. */
-static enum store_err sma_commit_rows(struct smd_append *a, uint64_t *modseq_r)
+void store_maildir_append_added_init(struct sma_added *e, uint32_t uid, const struct smm_written *w,
+                                     uint32_t flags, int64_t date)
 {
-	struct smd_user *u = a->u;
-	char *cur = store_maildir_path(u, a->dir, "cur");
-	int rc = store_maildir_fsync_dir(u, cur);
+	memset(e, 0, sizeof(*e));
+	e->uid = uid;
+	e->file = w->file;
+	e->size = w->size;
+	e->sum = w->sum;
+	e->flags = flags;
+	e->date = date;
+}
+
+void store_maildir_append_added_clear(struct sma_added *e)
+{
+	free(e->file);
+	free(e->keywords);
+	free(e->orig);
+	mail_summary_free(&e->sum);
+	memset(e, 0, sizeof(*e));
+}
+
+enum store_err store_maildir_append_rows(struct smd_user *u, int64_t mbox_id, const char *dir,
+                                         const struct sma_added *v, size_t n, uint32_t uidnext,
+                                         uint64_t highest, uint64_t *modseq_r)
+{
+	char *cur = store_maildir_path(u, dir, "cur");
+	int rc = n > 0 ? store_maildir_fsync_dir(u, cur) : 0;
 	free(cur);
 	if (rc < 0)
 		return STORE_ERR_IO;
+	uint64_t modseq = n > 0 ? highest + 1 : highest;
 	enum store_err err = store_maildir_index_begin(u);
-	uint64_t modseq = a->modseq + 1;
-	for (size_t i = 0; i < a->n && err == STORE_OK; i++) {
-		struct sma_added *e = &a->v[i];
+	for (size_t i = 0; i < n && err == STORE_OK; i++) {
+		const struct sma_added *e = &v[i];
 		struct smi_msg_row row = {.uid = e->uid,
 		                          .modseq = modseq,
 		                          .flags = e->flags,
@@ -128,16 +133,20 @@ static enum store_err sma_commit_rows(struct smd_append *a, uint64_t *modseq_r)
 		                          .size = e->size,
 		                          .file = e->file,
 		                          .sum = &e->sum};
-		err = store_maildir_index_msg_insert(u, a->mbox_id, &row);
+		err = store_maildir_index_msg_insert(u, mbox_id, &row);
 	}
 	if (err == STORE_OK)
-		err = store_maildir_index_set_next(u, a->mbox_id, a->next_uid, modseq);
+		err = store_maildir_index_set_next(u, mbox_id, uidnext, modseq);
 	if (err == STORE_OK)
 		err = store_maildir_index_commit(u);
 	else
 		store_maildir_index_rollback(u);
+	if (err != STORE_OK)
+		return err;
+	if (n > 0)
+		store_maildir_msg_notify(u, mbox_id, modseq);
 	*modseq_r = modseq;
-	return err;
+	return STORE_OK;
 }
 
 /* Undoes the files of a failed transaction. */
@@ -202,13 +211,8 @@ enum store_err store_maildir_append_add(struct store_append *pa, const struct st
 	}
 	a->bytes += w.size;
 	struct sma_added *e = sma_push(a);
-	e->uid = a->next_uid++;
-	e->file = w.file;
-	e->size = w.size;
-	e->sum = w.sum;
-	e->flags = flags;
+	store_maildir_append_added_init(e, a->next_uid++, &w, flags, date);
 	e->keywords = store_keywords_canon(msg->keywords);
-	e->date = date;
 	e->tz = msg->internaldate >= 0 ? msg->internaldate_tz : 0;
 	*uid_r = e->uid;
 	return STORE_OK;
@@ -218,12 +222,12 @@ enum store_err store_maildir_append_commit(struct store_append *pa, uint32_t *ui
 {
 	struct smd_append *a = (struct smd_append *)pa;
 	struct smd_user *u = a->u;
-	uint64_t modseq = 0;
-	enum store_err err = a->n == 0 ? STORE_OK : sma_commit_rows(a, &modseq);
+	enum store_err err = STORE_OK;
+	if (a->n > 0)
+		err = store_maildir_append_rows(u, a->mbox_id, a->dir, a->v, a->n, a->next_uid,
+		                                a->modseq, &a->modseq);
 	if (err != STORE_OK)
 		sma_undo_files(a);
-	else if (a->n > 0)
-		store_maildir_msg_notify(u, a->mbox_id, modseq);
 	*uidvalidity_r = a->uidvalidity;
 	sma_free(a);
 	pthread_mutex_unlock(&u->lock);
@@ -282,7 +286,7 @@ static int sma_take_new(struct smd_append *a, const char *name)
 	int ret = 0;
 	if (fd < 0 || fstat(fd, &stt) < 0 || !S_ISREG(stt.st_mode))
 		goto out;
-	uint32_t flags = store_maildir_info_flags(name);
+	uint32_t flags = store_maildir_info_parse(name, NULL, NULL);
 	int bare = store_maildir_has_bare_lf(fd);
 	struct smm_written w = {0};
 	ret = -1;
@@ -313,13 +317,8 @@ static int sma_take_new(struct smd_append *a, const char *name)
 		}
 	}
 	struct sma_added *e = sma_push(a);
-	e->uid = a->next_uid++;
-	e->file = w.file;
-	e->size = w.size;
-	e->sum = w.sum;
-	e->flags = flags;
+	store_maildir_append_added_init(e, a->next_uid++, &w, flags, (int64_t)stt.st_mtime);
 	e->keywords = xstrdup("");
-	e->date = (int64_t)stt.st_mtime;
 	e->orig = xstrdup(name);
 	ret = 1;
 out:
@@ -359,13 +358,11 @@ enum store_err store_maildir_append_sync_new(struct smd_user *u, int64_t mbox_id
 	free(names);
 	if (a == NULL)
 		return STORE_OK;
-	uint64_t modseq = 0;
 	if (err == STORE_OK && a->n > 0)
-		err = sma_commit_rows(a, &modseq);
+		err = store_maildir_append_rows(u, a->mbox_id, a->dir, a->v, a->n, a->next_uid,
+		                                a->modseq, &a->modseq);
 	if (err != STORE_OK)
 		sma_undo_files(a);
-	else if (a->n > 0)
-		store_maildir_msg_notify(u, a->mbox_id, modseq);
 	sma_free(a);
 	return err;
 }

@@ -28,35 +28,22 @@
  * amortized, small enough that a crash or failure loses little work. */
 #define SMIM_BATCH 500
 
-struct smim_msg {
-	uint32_t uid;
-	char *file;
-	uint32_t flags;
-	char *keywords;
-	int64_t date;
-	uint64_t size;
-	struct mail_summary sum;
-};
-
 struct smd_import {
 	struct store_import pub;
 	struct smd_user *u;
 	int64_t mbox_id;
 	char *dir;
 	uint32_t uidvalidity;
-	uint32_t last_uid;             /* highest UID added, 0 before the first */
-	uint64_t modseq;               /* the mailbox's highest modseq */
-	struct smim_msg v[SMIM_BATCH]; /* pending (written, not yet in the index) */
+	uint32_t last_uid;              /* highest UID added, 0 before the first */
+	uint64_t modseq;                /* the mailbox's highest modseq */
+	struct sma_added v[SMIM_BATCH]; /* pending (written, not yet in the index) */
 	size_t n;
 };
 
 static void smim_clear(struct smd_import *im)
 {
-	for (size_t i = 0; i < im->n; i++) {
-		free(im->v[i].file);
-		free(im->v[i].keywords);
-		mail_summary_free(&im->v[i].sum);
-	}
+	for (size_t i = 0; i < im->n; i++)
+		store_maildir_append_added_clear(&im->v[i]);
 	im->n = 0;
 }
 
@@ -170,42 +157,14 @@ enum store_err store_maildir_import_begin(struct store_user *pu, const char *mai
 }
 
 /* Inserts the pending rows and raises UIDNEXT in one transaction, after
- * the files' directory entries are durable. */
+ * the files' directory entries are durable (store_maildir_append_rows). */
 static enum store_err smim_flush(struct smd_import *im, uint32_t uidnext)
 {
-	struct smd_user *u = im->u;
-	char *cur = store_maildir_path(u, im->dir, "cur");
-	int rc = im->n > 0 ? store_maildir_fsync_dir(u, cur) : 0;
-	free(cur);
-	if (rc < 0)
-		return STORE_ERR_IO;
-	uint64_t modseq = im->n > 0 ? im->modseq + 1 : im->modseq;
-	enum store_err err = store_maildir_index_begin(u);
-	for (size_t i = 0; i < im->n && err == STORE_OK; i++) {
-		struct smim_msg *e = &im->v[i];
-		struct smi_msg_row row = {.uid = e->uid,
-		                          .modseq = modseq,
-		                          .flags = e->flags,
-		                          .keywords = e->keywords,
-		                          .internaldate = e->date,
-		                          .size = e->size,
-		                          .file = e->file,
-		                          .sum = &e->sum};
-		err = store_maildir_index_msg_insert(u, im->mbox_id, &row);
-	}
+	enum store_err err = store_maildir_append_rows(im->u, im->mbox_id, im->dir, im->v, im->n,
+	                                               uidnext, im->modseq, &im->modseq);
 	if (err == STORE_OK)
-		err = store_maildir_index_set_next(u, im->mbox_id, uidnext, modseq);
-	if (err == STORE_OK)
-		err = store_maildir_index_commit(u);
-	else
-		store_maildir_index_rollback(u);
-	if (err != STORE_OK)
-		return err;
-	if (im->n > 0)
-		store_maildir_msg_notify(u, im->mbox_id, modseq);
-	im->modseq = modseq;
-	smim_clear(im);
-	return STORE_OK;
+		smim_clear(im);
+	return err;
 }
 
 enum store_err store_maildir_import_add(struct store_import *pim, const struct store_new_msg *msg,
@@ -224,14 +183,9 @@ enum store_err store_maildir_import_add(struct store_import *pim, const struct s
 	struct smm_written w;
 	if (store_maildir_write(im->u, im->dir, msg->data, msg->len, -1, uid, flags, date, &w) < 0)
 		return STORE_ERR_IO;
-	struct smim_msg *e = &im->v[im->n++];
-	e->uid = uid;
-	e->file = w.file;
-	e->size = w.size;
-	e->sum = w.sum;
-	e->flags = flags;
+	struct sma_added *e = &im->v[im->n++];
+	store_maildir_append_added_init(e, uid, &w, flags, date);
 	e->keywords = store_keywords_canon(msg->keywords);
-	e->date = date;
 	im->last_uid = uid;
 	return STORE_OK;
 }

@@ -6,7 +6,15 @@
  * (directories, index, recovery) is already in the table with its own
  * lock held, so a second opener waits on that lock and then sees whether
  * the first one succeeded. Recovery runs once per user per process
- * (st->recovered). */
+ * (st->recovered).
+ *
+ * Lingering: when the last reference goes, the user stays open (index,
+ * prepared statements) for st->linger_ms, at most st->linger_users
+ * users, the longest unused closed first. Clients that poll (connect, log in, check, log
+ * out, every minute or faster) and login storms would otherwise reopen
+ * the index, re-prepare every statement, and checkpoint and fsync it on
+ * every close. Expired users are closed by a later release (on the store
+ * pool, where closing may block) or by store_close. */
 #include "store/store_maildir.h"
 
 #include <errno.h>
@@ -14,8 +22,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "lib/log.h"
 #include "lib/xalloc.h"
+
+static uint64_t smu_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* Whether the user has been recovered in this process; marks it. */
 static bool smu_recovered_mark(struct smd_store *st, const char *user)
@@ -34,6 +51,7 @@ static bool smu_recovered_mark(struct smd_store *st, const char *user)
 
 static void smu_free(struct smd_user *u)
 {
+	store_maildir_fts_close(u);
 	store_maildir_index_close(u);
 	pthread_mutex_destroy(&u->lock);
 	free(u->name);
@@ -76,10 +94,78 @@ static struct smd_user *smu_new(struct smd_store *st, const char *user)
 	return u;
 }
 
+/* --- lingering (st->lock held) --- */
+
+static void smu_idle_remove(struct smd_store *st, struct smd_user *u)
+{
+	if (u->idle_prev != NULL)
+		u->idle_prev->idle_next = u->idle_next;
+	else
+		st->idle_first = u->idle_next;
+	if (u->idle_next != NULL)
+		u->idle_next->idle_prev = u->idle_prev;
+	else
+		st->idle_last = u->idle_prev;
+	u->idle_prev = u->idle_next = NULL;
+	u->idle = false;
+	st->n_idle--;
+}
+
+static void smu_idle_append(struct smd_store *st, struct smd_user *u, uint64_t now)
+{
+	u->idle = true;
+	u->idle_since_ms = now;
+	u->idle_prev = st->idle_last;
+	u->idle_next = NULL;
+	if (st->idle_last != NULL)
+		st->idle_last->idle_next = u;
+	else
+		st->idle_first = u;
+	st->idle_last = u;
+	st->n_idle++;
+}
+
+static void smu_table_remove(struct smd_store *st, struct smd_user *u)
+{
+	struct smd_user **pp = &st->users;
+	while (*pp != u)
+		pp = &(*pp)->next;
+	*pp = u->next;
+}
+
+/* Takes the lingering users that are due out of the table (expired, or
+ * beyond the cap when all is true: every one); returns them linked by
+ * `next` for the caller to free after unlocking. */
+static struct smd_user *smu_idle_take_due(struct smd_store *st, uint64_t now, bool all)
+{
+	struct smd_user *due = NULL;
+	while (st->idle_first != NULL &&
+	       (all || st->n_idle > st->linger_users ||
+	        now - st->idle_first->idle_since_ms >= st->linger_ms)) {
+		struct smd_user *u = st->idle_first;
+		smu_idle_remove(st, u);
+		smu_table_remove(st, u);
+		u->next = due;
+		due = u;
+	}
+	return due;
+}
+
+static void smu_free_list(struct smd_user *u)
+{
+	while (u != NULL) {
+		struct smd_user *next = u->next;
+		smu_free(u);
+		u = next;
+	}
+}
+
 /* Takes a reference on a user already in the table, then waits for a
  * concurrent first opener to finish. */
 static enum store_err smu_share(struct smd_user *u)
 {
+	if (u->idle)
+		smu_idle_remove(u->st, u);
 	u->refcount++;
 	pthread_mutex_unlock(&u->st->lock);
 	pthread_mutex_lock(&u->lock);
@@ -123,15 +209,30 @@ void store_maildir_user_unref(struct store_user *pu)
 {
 	struct smd_user *u = store_maildir_user_of(pu);
 	struct smd_store *st = u->st;
+	uint64_t now = smu_now_ms();
 	pthread_mutex_lock(&st->lock);
 	if (--u->refcount > 0) {
 		pthread_mutex_unlock(&st->lock);
 		return;
 	}
-	struct smd_user **pp = &st->users;
-	while (*pp != u)
-		pp = &(*pp)->next;
-	*pp = u->next;
+	struct smd_user *dead = NULL;
+	if (u->failed || st->linger_ms == 0 || st->linger_users == 0) {
+		smu_table_remove(st, u);
+		dead = u;
+		u->next = NULL;
+	} else {
+		smu_idle_append(st, u, now);
+	}
+	struct smd_user *due = smu_idle_take_due(st, now, false);
 	pthread_mutex_unlock(&st->lock);
-	smu_free(u);
+	smu_free_list(dead);
+	smu_free_list(due);
+}
+
+void store_maildir_user_close_idle(struct smd_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	struct smd_user *due = smu_idle_take_due(st, 0, true);
+	pthread_mutex_unlock(&st->lock);
+	smu_free_list(due);
 }

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -1124,6 +1125,281 @@ static void test_concurrent(void)
 	test_end();
 }
 
+/* --- full-text index (store_fts_search) --- */
+
+/* Runs one query of kind body_only on the open mailbox; returns its hits
+ * as a bitmask of UIDs (< 32), or -1 on error. */
+static long fts_hits(struct store_mailbox *mb, const char *needle, bool body_only,
+                     struct store_fts_info *info_r)
+{
+	struct store_fts_query q = {.needle = needle, .body_only = body_only};
+	uint32_t *missing = NULL;
+	size_t n_missing = 0;
+	struct store_fts_info info;
+	if (store_fts_search(mb, &q, 1, &missing, &n_missing, &info) != STORE_OK)
+		return -1;
+	long mask = n_missing > 0 ? -2 : 0;
+	for (size_t i = 0; i < q.n_uids && mask >= 0; i++) {
+		if (i > 0 && q.uids[i] <= q.uids[i - 1])
+			mask = -3; /* not ascending */
+		else if (q.uids[i] < 32)
+			mask |= 1L << q.uids[i];
+	}
+	store_fts_query_free(&q, 1);
+	free(missing);
+	if (info_r != NULL)
+		*info_r = info;
+	return mask;
+}
+
+#define B(uid) (1L << (uid))
+
+/* The number of hits of one query, or -1 on error. */
+static long fts_count(struct store_mailbox *mb, const char *needle, bool body_only,
+                      struct store_fts_info *info_r)
+{
+	struct store_fts_query q = {.needle = needle, .body_only = body_only};
+	uint32_t *missing = NULL;
+	size_t n_missing = 0;
+	if (store_fts_search(mb, &q, 1, &missing, &n_missing, info_r) != STORE_OK)
+		return -1;
+	long n = (long)q.n_uids;
+	store_fts_query_free(&q, 1);
+	free(missing);
+	return n;
+}
+
+static void test_fts_index_query(void)
+{
+	test_begin("store: full-text index, catch-up and queries");
+	struct store *st = fresh_store();
+	struct store_user *u;
+	test_assert(store_user_open(st, "alice", &u) == STORE_OK);
+	append(u, "INBOX", "Subject: Weekly Schedule\r\n\r\nthe schedule\r\n", 0, NULL);
+	append(u, "INBOX",
+	       "Subject: =?UTF-8?Q?caf=C3=A9?=\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+	       "Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe\r\n",
+	       0, NULL);
+	append(u, "INBOX", "From: a@example.com\r\nTo: b@example.com\r\n\r\nnothing\r\n", 0, NULL);
+	append(u, "Sent", "Subject: schedule elsewhere\r\n\r\nschedule\r\n", 0, NULL);
+	struct store_mailbox *mb;
+	struct store_mailbox_info info;
+	test_assert(store_mailbox_open(u, "INBOX", true, &mb, &info) == STORE_OK);
+	store_mailbox_info_free(&info);
+	struct store_fts_info fi;
+	/* Folded needles, as mail_search_index_needle gives them. */
+	test_assert(fts_hits(mb, "schedule", false, &fi) == B(1));
+	test_assert(fi.indexed == 3 && fi.dropped == 0 && !fi.rebuilt);
+	test_assert(fts_hits(mb, "weekly", true, &fi) == 0 && fi.indexed == 0);
+	test_assert(fts_hits(mb, "weekly", false, NULL) == B(1));
+	test_assert(fts_hits(mb, "subject: café", false, NULL) == B(2));
+	test_assert(fts_hits(mb, "grüße", true, NULL) == B(2));
+	/* No match across two fields (the separator between them). */
+	test_assert(fts_hits(mb, "example.comto", false, NULL) == 0);
+	test_assert(fts_hits(mb, "b@example.com", false, NULL) == B(3));
+	/* A needle with a quote is one phrase, not query syntax. */
+	test_assert(fts_hits(mb, "\"schedule", false, NULL) == 0);
+	/* Catch-up: new messages, then an expunge. */
+	test_assert(append(u, "INBOX", "Subject: x\r\n\r\nschedule again\r\n", 0, NULL) == 4);
+	test_assert(fts_hits(mb, "schedule", true, &fi) == (B(1) | B(4)) && fi.indexed == 1);
+	uint32_t one = 1, *gone = NULL;
+	size_t n_gone = 0;
+	test_assert(store_set_flags(mb, &one, 1, STORE_OP_ADD, STORE_FLAG_DELETED, NULL, 0, NULL,
+	                            NULL) == STORE_OK);
+	test_assert(store_expunge(mb, NULL, 0, &gone, &n_gone) == STORE_OK && n_gone == 1);
+	free(gone);
+	test_assert(fts_hits(mb, "schedule", false, &fi) == B(4));
+	test_assert(fi.dropped == 1 && fi.indexed == 0);
+	char path[512];
+	path_of(path, sizeof(path), "roost-fts.sqlite");
+	test_assert(access(path, F_OK) == 0);
+	store_mailbox_close(&mb);
+	test_assert(store_mailbox_open(u, "Sent", false, &mb, &info) == STORE_OK);
+	store_mailbox_info_free(&info);
+	test_assert(fts_hits(mb, "schedule", true, &fi) == B(1) && fi.indexed == 1);
+	store_mailbox_close(&mb);
+	store_user_unref(&u);
+	store_close(&st);
+	test_end();
+}
+
+/* Appends n copies of data in one transaction. */
+static bool append_many(struct store_user *u, const char *data, size_t n)
+{
+	struct store_append *a;
+	if (store_append_begin(u, "INBOX", &a) != STORE_OK)
+		return false;
+	struct store_new_msg m = {.data = data, .len = strlen(data), .internaldate = -1};
+	for (size_t i = 0; i < n; i++) {
+		uint32_t uid;
+		if (store_append_add(a, &m, &uid) != STORE_OK) {
+			store_append_abort(&a);
+			return false;
+		}
+	}
+	uint32_t uv;
+	return store_append_commit(&a, &uv) == STORE_OK;
+}
+
+static void test_fts_garbage_rebuild(void)
+{
+	test_begin("store: full-text index garbage, rebuild, damaged file");
+	struct store *st = fresh_store();
+	struct store_user *u;
+	test_assert(store_user_open(st, "alice", &u) == STORE_OK);
+	test_assert(append_many(u, "Subject: bulk\r\n\r\nbulk needle\r\n", 1100));
+	test_assert(append(u, "INBOX", "Subject: keep\r\n\r\nkeeper text\r\n", 0, NULL) == 1101);
+	struct store_mailbox *mb;
+	struct store_mailbox_info info;
+	test_assert(store_mailbox_open(u, "INBOX", true, &mb, &info) == STORE_OK);
+	store_mailbox_info_free(&info);
+	struct store_fts_info fi;
+	test_assert(fts_count(mb, "keeper", true, &fi) == 1 && fi.indexed == 1101);
+	test_assert(fts_count(mb, "bulk needle", true, &fi) == 1100 && fi.indexed == 0);
+	uint32_t *bulk = xmalloc(1100 * sizeof(*bulk)), *gone = NULL;
+	for (uint32_t i = 0; i < 1100; i++)
+		bulk[i] = i + 1;
+	size_t n_gone = 0;
+	test_assert(store_set_flags(mb, bulk, 1100, STORE_OP_ADD, STORE_FLAG_DELETED, NULL, 0, NULL,
+	                            NULL) == STORE_OK);
+	test_assert(store_expunge(mb, NULL, 0, &gone, &n_gone) == STORE_OK && n_gone == 1100);
+	free(gone);
+	free(bulk);
+	/* 1100 garbage rows > 1000 and > 1 live: the index starts anew. */
+	struct store_fts_query q = {.needle = "keeper", .body_only = true};
+	uint32_t *missing = NULL;
+	size_t n_missing = 0;
+	test_assert(store_fts_search(mb, &q, 1, &missing, &n_missing, &fi) == STORE_OK);
+	test_assert(fi.rebuilt && fi.dropped == 1100 && fi.indexed == 1 && n_missing == 0);
+	test_assert(q.n_uids == 1 && q.uids[0] == 1101);
+	store_fts_query_free(&q, 1);
+	test_assert(fts_count(mb, "bulk needle", true, &fi) == 0 && fi.indexed == 0);
+	store_mailbox_close(&mb);
+	/* A damaged cache file is replaced on the next open. */
+	store_user_unref(&u);
+	char path[512];
+	path_of(path, sizeof(path), "roost-fts.sqlite");
+	unlink(path);
+	write_file("roost-fts.sqlite", "this is not a database, only some text to read",
+	           time(NULL));
+	test_assert(store_user_open(st, "alice", &u) == STORE_OK);
+	test_assert(store_mailbox_open(u, "INBOX", true, &mb, &info) == STORE_OK);
+	store_mailbox_info_free(&info);
+	test_assert(fts_count(mb, "keeper", true, &fi) == 1 && fi.indexed == 1);
+	test_assert(fts_count(mb, "eeper tex", true, &fi) == 1 && fi.indexed == 0);
+	test_assert(fts_count(mb, "keeper  text", true, &fi) == 0);
+	store_mailbox_close(&mb);
+	store_user_unref(&u);
+	store_close(&st);
+	test_end();
+}
+
+/* Whether this process has user's index open (a descriptor on it). */
+static bool index_open(const char *user)
+{
+	char want[PATH_MAX], link[PATH_MAX], path[PATH_MAX];
+	snprintf(want, sizeof(want), "%s/%s/index.sqlite", root, user);
+	DIR *d = opendir("/proc/self/fd");
+	bool found = false;
+	for (struct dirent *e; d != NULL && !found && (e = readdir(d)) != NULL;) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
+static bool open_release(struct store *st, const char *user)
+{
+	struct store_user *u = NULL;
+	if (store_user_open(st, user, &u) != STORE_OK)
+		return false;
+	store_user_unref(&u);
+	return true;
+}
+
+static void test_fts_catch_up_budget(void)
+{
+	test_begin("store: full-text catch-up stops after its time budget, later calls go on");
+	struct store_settings set = {.backend = "maildir", .mail_root = root, .fsync = false,
+				     .fts_catch_up_ms = 1};
+	const char *err = NULL;
+	struct store *st = store_open(&set, &err);
+	struct store_user *u = NULL;
+	test_assert(st != NULL && store_user_open(st, "budget", &u) == STORE_OK);
+	test_assert(append_many(u, "Subject: s\r\n\r\na needle in a haystack\r\n", 700));
+	struct store_mailbox *mb;
+	struct store_mailbox_info info;
+	test_assert(store_mailbox_open(u, "INBOX", false, &mb, &info) == STORE_OK);
+	store_mailbox_info_free(&info);
+	size_t total_indexed = 0, rounds = 0, deferred_first = 0;
+	for (;;) {
+		struct store_fts_query q = {.needle = "needle", .body_only = true};
+		uint32_t *missing = NULL;
+		size_t n_missing = 0;
+		struct store_fts_info fi;
+		test_assert(store_fts_search(mb, &q, 1, &missing, &n_missing, &fi) == STORE_OK);
+		total_indexed += fi.indexed;
+		/* Every message is either answered by the index or left to the
+		 * caller's scan, never both, never neither. */
+		test_assert(q.n_uids + n_missing == 700 && n_missing == fi.deferred);
+		test_assert(q.n_uids == total_indexed);
+		if (rounds++ == 0)
+			deferred_first = fi.deferred;
+		store_fts_query_free(&q, 1);
+		free(missing);
+		if (fi.deferred == 0 || rounds > 20)
+			break;
+	}
+	test_assert(deferred_first > 0 && rounds > 1 && total_indexed == 700);
+	store_mailbox_close(&mb);
+	store_user_unref(&u);
+	store_close(&st);
+	test_end();
+}
+
+static void test_linger(void)
+{
+	test_begin("store: released users linger (time and count bounded)");
+	struct store_settings set = {.backend = "maildir", .mail_root = root, .fsync = false,
+				     .linger_ms = 60000, .linger_users = 1};
+	const char *err = NULL;
+	struct store *st = store_open(&set, &err);
+	test_assert(st != NULL);
+	/* Released, lin1 stays open; a second one is over linger_users = 1,
+	 * so the longest unused (lin1) is closed. */
+	test_assert(open_release(st, "lin1"));
+	test_assert(index_open("lin1"));
+	test_assert(open_release(st, "lin2"));
+	test_assert(!index_open("lin1") && index_open("lin2"));
+	store_close(&st);
+	test_assert(!index_open("lin2")); /* store_close closes lingering users */
+
+	/* Expiry: a release after linger_ms closes the expired ones. */
+	set.linger_ms = 1;
+	set.linger_users = 10;
+	st = store_open(&set, &err);
+	test_assert(open_release(st, "lin1"));
+	test_assert(index_open("lin1"));
+	struct timespec ts = {0, 5 * 1000000L};
+	nanosleep(&ts, NULL);
+	test_assert(open_release(st, "lin2"));
+	test_assert(!index_open("lin1"));
+	store_close(&st);
+	/* linger 0: closed at once. */
+	set.linger_ms = 0;
+	st = store_open(&set, &err);
+	test_assert(open_release(st, "lin1"));
+	test_assert(!index_open("lin1"));
+	store_close(&st);
+	test_end();
+}
+
 int main(void)
 {
 	test_names();
@@ -1140,6 +1416,10 @@ int main(void)
 	test_rebuild();
 	test_new_and_watch();
 	test_concurrent();
+	test_fts_index_query();
+	test_fts_garbage_rebuild();
+	test_fts_catch_up_budget();
+	test_linger();
 	if (root[0] != '\0')
 		rm_rf(root);
 	return test_done();

@@ -1,7 +1,8 @@
 """`roost import-maildir` against a real Dovecot mailbox (issue 5 item 4).
 
-A private Dovecot (Debian's dovecot-imapd: own base_dir, state_dir and
-log in a temporary directory, loopback only, plaintext) gets folders (nested,
+A private Dovecot (Debian's dovecot-imapd, set up by bench/compare.py as
+for the benchmark: own base_dir, state_dir and log in a temporary
+directory, loopback only; logins in plaintext) gets folders (nested,
 a UTF-8 name, special-use names that roost creates itself), subscriptions and
 ~60 messages over IMAP with flags and keywords; some are expunged (UID gaps)
 and flags change afterwards. One more file is dropped into a folder's new/
@@ -17,19 +18,17 @@ import imaplib
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
+import sys
 import tempfile
-import time
 import unittest
 
-from harness import HOST, TIMEOUT, RoostServer, free_ports, keep_dirs, run_cli
+from harness import TIMEOUT, RoostServer, cached_cert, keep_dirs, run_cli
 from mailgen import make_messages
 
-DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot"
-                                      if os.path.exists("/usr/sbin/dovecot") else None)
-MAIL_UID = 65534  # Dovecot refuses to deliver as root: "nobody" owns the Maildir
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "bench"))
+import compare  # noqa: E402  (bench/compare.py: the benchmark's private Dovecot)
+
 USER, DV_PASS, RO_PASS = "dave", "dv-Secret-1", "ro-Secret-1"
 
 
@@ -56,111 +55,31 @@ def quoted(name):
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class Dovecot:
-    """A private Dovecot instance in a temporary directory."""
+class Dovecot(compare.Dovecot):
+    """A private Dovecot in a temporary directory: bench/compare.py's (its
+    config writer, start and stop), with one user whose Maildir is
+    `user_maildir`."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="roost-dovecot-")
-        os.chmod(self.dir, 0o755)
-        self.port, = free_ports(1)
-        self.proc = None
-        self.conf = os.path.join(self.dir, "dovecot.conf")
-        self.maildir = os.path.join(self.dir, "mail", USER, "Maildir")
-        os.makedirs(os.path.join(self.dir, "mail"))
-        os.chown(os.path.join(self.dir, "mail"), MAIL_UID, MAIL_UID)
-        with open(os.path.join(self.dir, "passwd"), "w") as f:
-            f.write(f"{USER}:{{PLAIN}}{DV_PASS}:{MAIL_UID}:{MAIL_UID}::{self.dir}/home::\n")
-        d = self.dir
-        with open(self.conf, "w") as f:
-            f.write(f"""base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = imap
-listen = {HOST}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-mail_location = maildir:{d}/mail/%u/Maildir
-default_login_user = dovenull
-default_internal_user = dovecot
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = {HOST}
-    port = {self.port}
-  }}
-  chroot =
-}}
-service anvil {{
-  chroot =
-}}
-passdb {{
-  driver = passwd-file
-  args = {d}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = {d}/passwd
-}}
-""")
+        self.tmp = tempfile.mkdtemp(prefix="roost-dovecot-")
+        users = os.path.join(self.tmp, "users")
+        with open(users, "w") as f:
+            f.write(f"{USER}:{{PLAIN}}{DV_PASS}\n")
+        os.chmod(self.tmp, 0o755)  # Dovecot's unprivileged processes look inside
+        # Dovecot's default fsync mode: the benchmark's "always" buys nothing here.
+        super().__init__(os.path.join(self.tmp, "dovecot"), *cached_cert(), users,
+                         fsync="optimized")
+        self.user_maildir = super().maildir(USER)
 
-    def start(self):
-        self.proc = subprocess.Popen([DOVECOT, "-c", self.conf, "-F"], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"dovecot exited with {self.proc.returncode}:\n" + self.log())
-            try:
-                socket.create_connection((HOST, self.port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise AssertionError("dovecot did not listen within 15 s:\n" + self.log())
-                time.sleep(0.05)
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-        # The master is gone; children may linger a moment and hold the port.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection((HOST, self.port), timeout=0.2).close()
-                time.sleep(0.05)
-            except OSError:
-                break
-
-    def log(self):
-        try:
-            with open(os.path.join(self.dir, "dovecot.log"), errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
-
-    def imap(self):
-        m = imaplib.IMAP4(HOST, self.port, timeout=TIMEOUT)
-        m.login(USER, DV_PASS)
-        return m
+    def login(self):
+        return self.imap(USER, DV_PASS, timeout=TIMEOUT)
 
     def cleanup(self):
         self.stop()
         if keep_dirs():
-            print(f"[kept {self.dir}]")
+            print(f"[kept {self.tmp}]")
         else:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 # Folders made in Dovecot (UTF-8 names; the wire form is modified UTF-7).
@@ -260,7 +179,7 @@ def names(m, cmd):
     return out
 
 
-@unittest.skipIf(DOVECOT is None, "dovecot is not installed")
+@unittest.skipIf(compare.DOVECOT is None, "dovecot is not installed")
 class ImportMaildir(unittest.TestCase):
 
     @classmethod
@@ -280,20 +199,20 @@ class ImportMaildir(unittest.TestCase):
     def build(cls):
         dv = cls.dovecot
         dv.start()
-        m = dv.imap()
+        m = dv.login()
         cls.boxes = populate(m)
         m.logout()
         dv.stop()
         # A delivery Dovecot has not seen: no uidlist entry, LF line ends.
-        extra = os.path.join(dv.maildir, ".a", "new", EXTRA_NAME)
+        extra = os.path.join(dv.user_maildir, ".a", "new", EXTRA_NAME)
         with open(extra, "wb") as f:
             f.write(EXTRA_BODY)
         os.utime(extra, (1_700_000_123, 1_700_000_123))
         cls.server = RoostServer(settings={"mail_fsync": "no"}, users={USER: RO_PASS})
         cls.first = run_cli(["import-maildir", "--user", USER, "-c", cls.server.conf,
-                             dv.maildir])
+                             dv.user_maildir])
         cls.again = run_cli(["import-maildir", "--user", USER, "-c", cls.server.conf,
-                             dv.maildir])
+                             dv.user_maildir])
         cls.server.start()
         dv.start()
 
@@ -313,7 +232,7 @@ class ImportMaildir(unittest.TestCase):
         return m
 
     def dovecot_imap(self):
-        m = self.dovecot.imap()
+        m = self.dovecot.login()
         self.addCleanup(m.logout)
         return m
 
@@ -374,18 +293,18 @@ class ImportMaildir(unittest.TestCase):
 
     def test_refuses_unknown_user(self):
         r = run_cli(["import-maildir", "--user", "nobody-here", "-c", self.server.conf,
-                     self.dovecot.maildir])
+                     self.dovecot.user_maildir])
         self.assertEqual(r.returncode, 1)
         self.assertIn("no user 'nobody-here'", r.stderr)
 
     def test_refuses_while_server_runs(self):
         r = run_cli(["import-maildir", "--user", USER, "-c", self.server.conf,
-                     self.dovecot.maildir])
+                     self.dovecot.user_maildir])
         self.assertEqual(r.returncode, 1)
         self.assertIn("server is running", r.stderr)
 
     def test_usage(self):
-        r = run_cli(["import-maildir", "-c", self.server.conf, self.dovecot.maildir])
+        r = run_cli(["import-maildir", "-c", self.server.conf, self.dovecot.user_maildir])
         self.assertEqual(r.returncode, 2)
         self.assertIn("--user", r.stderr)
         r = run_cli(["import-maildir", "--user", USER, "-c", self.server.conf])
