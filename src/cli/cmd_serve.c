@@ -187,8 +187,8 @@ static int serve_run(struct config *cfg, const struct cli_opts *opts)
 		admin_stop(&admin);
 	atomic_store(&ctx->stopping, true);
 	if (srv != NULL) {
-		struct workpool *const pools[] = {ctx->auth_pool, ctx->store_pool};
-		net_server_quiesce(srv, pools, 2);
+		struct workpool *const pools[] = {ctx->auth_pool, ctx->store_pool, ctx->index_pool};
+		net_server_quiesce(srv, pools, 3);
 	}
 	imap_ctx_stop_workers(ctx);
 	net_server_free(&srv);

@@ -506,7 +506,7 @@ static enum cmd_result cmd_search_refuse(struct session *s, const struct imap_co
  * there is any (then the index job runs first). */
 static bool cmd_search_fts_prepare(struct session *s, struct cmd_search *cs)
 {
-	if (!s->ctx->cfg->fts || s->ctx->store_pool == NULL || cs->count == 0)
+	if (!s->ctx->cfg->fts || s->ctx->index_pool == NULL || cs->count == 0)
 		return false;
 	size_t n_keys = 0;
 	cs->keys = search_program_index_keys(cs->prog, &n_keys);
@@ -543,7 +543,7 @@ static void cmd_search_fts_work(void *ctx)
 }
 
 /* Indexing a large mailbox stops after a time budget (store.h); the rest
- * is indexed in the background, one budget per job on the store pool,
+ * is indexed in the background, one budget per job on the index pool,
  * each job queueing the next until the mailbox is done or shutdown
  * begins. A job opens the user and the mailbox itself: the session may
  * be gone by then. */
@@ -577,7 +577,7 @@ static void cmd_search_fts_background(void *arg)
 	log_debug("event=search_fts_background user=%s indexed=%zu deferred=%zu", b->user,
 		  fi.indexed, fi.deferred);
 	if (more && !atomic_load(&b->ctx->stopping)) {
-		workpool_submit(b->ctx->store_pool, NULL, cmd_search_fts_background, NULL, b);
+		workpool_submit(b->ctx->index_pool, NULL, cmd_search_fts_background, NULL, b);
 		return;
 	}
 	free(b->user);
@@ -591,7 +591,7 @@ static void cmd_search_fts_continue(struct session *s)
 	b->ctx = s->ctx;
 	b->user = xstrdup(s->user);
 	b->mailbox = xstrdup(s->view->name);
-	workpool_submit(s->ctx->store_pool, NULL, cmd_search_fts_background, NULL, b);
+	workpool_submit(s->ctx->index_pool, NULL, cmd_search_fts_background, NULL, b);
 }
 
 /* Loop thread: the index answers go into the program, then the usual
@@ -656,7 +656,7 @@ enum cmd_result cmd_search_run(struct session *s, const struct imap_command *cmd
 		cs->session = s;
 		cs->mb = v->mb;
 		session_job_begin(s);
-		workpool_submit(s->ctx->store_pool, conn_loop(s->conn), cmd_search_fts_work,
+		workpool_submit(s->ctx->index_pool, conn_loop(s->conn), cmd_search_fts_work,
 		                cmd_search_fts_done, cs);
 		return CMD_ASYNC;
 	}

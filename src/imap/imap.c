@@ -150,6 +150,7 @@ struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 	imap_limits_apply(ctx->limits, cfg);
 	ctx->auth_pool = workpool_new(imap_workers(cfg->auth_workers, 1), "auth");
 	ctx->store_pool = workpool_new(imap_workers(cfg->store_workers, 4), "store");
+	ctx->index_pool = workpool_new_nice(imap_workers(0, 1), "index", 10);
 	ctx->dummy_hash = login_make_dummy_hash(cfg->password_scheme);
 	ctx->credcache = credcache_new(cfg->auth_cache_size, cfg->auth_cache_ttl);
 	if (getrandom(&ctx->sid_key, sizeof(ctx->sid_key), 0) != sizeof(ctx->sid_key))
@@ -161,6 +162,7 @@ void imap_ctx_stop_workers(struct imap_ctx *ctx)
 {
 	workpool_free(&ctx->auth_pool);
 	workpool_free(&ctx->store_pool);
+	workpool_free(&ctx->index_pool);
 }
 
 void imap_ctx_free(struct imap_ctx **ctxp)
@@ -170,6 +172,7 @@ void imap_ctx_free(struct imap_ctx **ctxp)
 		return;
 	workpool_free(&ctx->auth_pool);
 	workpool_free(&ctx->store_pool);
+	workpool_free(&ctx->index_pool);
 	tls_ctx_free(&ctx->tls);
 	passdb_unref(&ctx->passdb);
 	store_close(&ctx->store);

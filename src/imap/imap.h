@@ -47,6 +47,10 @@ struct imap_ctx {
 	struct tls_ctx *tls;
 	struct workpool *auth_pool;
 	struct workpool *store_pool; /* APPEND, COPY, MOVE, STORE, EXPUNGE (fsync) */
+	/* Full-text indexing and index queries: CPU-heavy, at nice 10, one
+	 * thread per core, so that indexing a mailbox never competes with
+	 * the network threads (or any user's budget) for CPU. */
+	struct workpool *index_pool;
 	struct store *store;      /* the mail store backend */
 	struct limits *limits;    /* connection limits, rates, auth penalties (reloadable) */
 
@@ -72,7 +76,7 @@ extern const struct net_protocol imap_protocol;
 struct imap_ctx *imap_ctx_new(const struct config *cfg, const char *config_path,
 			      char **overrides, size_t n_overrides, char **error_r);
 void imap_ctx_free(struct imap_ctx **ctx);
-/* Stops the auth and store pools (waits for running and queued jobs);
+/* Stops the auth, store and index pools (waits for running and queued jobs);
  * call after net_server_quiesce() has run the loops and the pools down. */
 void imap_ctx_stop_workers(struct imap_ctx *ctx);
 /* The current passdb with a reference (passdb_unref when done), or NULL. */

@@ -689,12 +689,24 @@ static void session_pump_deferred(void *ctx)
 {
 	struct session *s = ctx;
 	s->jobs--;
+	s->pump_queued = false;
 	if (s->conn_gone) {
 		if (s->jobs == 0)
 			session_free(s);
 		return;
 	}
 	session_pump(s);
+}
+
+/* The next producer slice, as the loop's bulk work (loop_post_bulk: one
+ * slice per loop iteration, after every ready connection); once. */
+static void session_pump_later(struct session *s)
+{
+	if (s->pump_queued)
+		return;
+	s->pump_queued = true;
+	s->jobs++;
+	loop_post_bulk(conn_loop(s->conn), session_pump_deferred, s);
 }
 
 static void session_pump_resume(struct session *s, void *ctx)
@@ -738,8 +750,7 @@ static void session_pump(struct session *s)
 				return; /* on_drained resumes us */
 			/* The client keeps up: continue after the loop's next
 			 * round, so other connections get their turn. */
-			s->jobs++;
-			loop_post(conn_loop(s->conn), session_pump_deferred, s);
+			session_pump_later(s);
 			return;
 		}
 		if (session_pump_shaped(s))
@@ -759,11 +770,9 @@ static void session_pump(struct session *s)
 		if (s->producer_waiting)
 			return;
 		/* A slice that wrote nothing (SEARCH evaluating a batch) yields
-		 * to the loop's other connections: a posted task runs after the
-		 * next epoll round, a deferred one would not. */
+		 * to the loop's other connections too. */
 		if (s->bytes_out == out_before) {
-			s->jobs++;
-			loop_post(conn_loop(s->conn), session_pump_deferred, s);
+			session_pump_later(s);
 			return;
 		}
 	}
@@ -796,7 +805,8 @@ static void session_on_drained(void *ctx)
 {
 	struct session *s = ctx;
 	if (s->producer != NULL) {
-		session_pump(s);
+		/* The next slice waits its turn among the loop's bulk work. */
+		session_pump_later(s);
 		return;
 	}
 	if (!s->in_command && !conn_closing(s->conn)) {

@@ -64,6 +64,7 @@ struct session {
 	loop_fn *producer_free;        /* frees producer_ctx if the session ends first */
 	void *producer_ctx;
 	bool producer_waiting;         /* see session_producer_wait */
+	bool pump_queued;              /* a producer slice is queued (loop_post_bulk) */
 	bool implicit_tls;
 	bool tls;        /* TLS is established (implicit or STARTTLS) */
 	bool tls_pending; /* a handshake is under way: nothing may be written */

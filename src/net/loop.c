@@ -3,7 +3,12 @@
  * Level-triggered epoll: a descriptor with unread input is reported again
  * on the next iteration, so a handler may stop reading after a fair share
  * (64 KiB) without losing the rest. Interest changes are applied at once
- * with epoll_ctl, skipped when unchanged. */
+ * with epoll_ctl, skipped when unchanged.
+ *
+ * Bulk tasks (loop_post_bulk: the next slice of a long FETCH or SEARCH)
+ * run one per iteration, after every ready descriptor, the deferred
+ * tasks and the timers: however many sessions stream at once, a command
+ * that arrives waits for at most one slice. */
 #include "net/loop.h"
 
 #include <errno.h>
@@ -42,6 +47,8 @@ struct loop {
 	size_t heap_count, heap_cap;
 
 	struct task_vec deferred;
+	struct task_vec bulk; /* FIFO from bulk_head: one task per iteration */
+	size_t bulk_head;
 	pthread_mutex_t posted_lock;
 	struct task_vec posted; /* guarded by posted_lock */
 };
@@ -113,6 +120,7 @@ void loop_free(struct loop **loopp)
 	pthread_mutex_destroy(&loop->posted_lock);
 	free(loop->posted.items);
 	free(loop->deferred.items);
+	free(loop->bulk.items);
 	free(loop->heap);
 	free(loop);
 	*loopp = NULL;
@@ -185,6 +193,30 @@ void loop_post(struct loop *loop, loop_fn *fn, void *ctx)
 void loop_defer(struct loop *loop, loop_fn *fn, void *ctx)
 {
 	task_vec_push(&loop->deferred, fn, ctx);
+}
+
+void loop_post_bulk(struct loop *loop, loop_fn *fn, void *ctx)
+{
+	if (loop->bulk_head == loop->bulk.count) {
+		loop->bulk.count = loop->bulk_head = 0; /* empty: start over */
+	} else if (loop->bulk_head > 64 && loop->bulk_head * 2 > loop->bulk.count) {
+		/* Mostly consumed: move the rest to the front. */
+		size_t n = loop->bulk.count - loop->bulk_head;
+		memmove(loop->bulk.items, loop->bulk.items + loop->bulk_head, n * sizeof(*loop->bulk.items));
+		loop->bulk.count = n;
+		loop->bulk_head = 0;
+	}
+	task_vec_push(&loop->bulk, fn, ctx);
+}
+
+/* Runs the oldest bulk task; returns whether there was one. */
+static bool loop_run_one_bulk(struct loop *loop)
+{
+	if (loop->bulk_head == loop->bulk.count)
+		return false;
+	struct loop_task t = loop->bulk.items[loop->bulk_head++];
+	t.fn(t.ctx);
+	return true;
 }
 
 static size_t loop_run_deferred(struct loop *loop)
@@ -278,7 +310,7 @@ static void loop_run_timers(struct loop *loop)
 
 static int loop_next_timeout(struct loop *loop)
 {
-	if (loop->deferred.count > 0)
+	if (loop->deferred.count > 0 || loop->bulk_head < loop->bulk.count)
 		return 0;
 	if (loop->heap_count == 0)
 		return -1;
@@ -320,11 +352,16 @@ void loop_run(struct loop *loop)
 		loop_run_deferred(loop);
 		loop_run_timers(loop);
 		loop_run_deferred(loop);
+		if (loop_run_one_bulk(loop))
+			loop_run_deferred(loop);
 	}
 }
 
 size_t loop_drain(struct loop *loop)
 {
 	size_t n = loop_run_posted(loop);
-	return n + loop_run_deferred(loop);
+	n += loop_run_deferred(loop);
+	while (loop_run_one_bulk(loop))
+		n += 1 + loop_run_deferred(loop);
+	return n;
 }

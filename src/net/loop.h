@@ -69,6 +69,11 @@ void loop_post(struct loop *loop, loop_fn *fn, void *ctx);
  * the order queued. */
 void loop_defer(struct loop *loop, loop_fn *fn, void *ctx);
 
+/* Loop thread only: run fn(ctx) in a later iteration, after the ready
+ * descriptors; bulk tasks run one per iteration, oldest first (the next
+ * slice of a long command: other connections go first). */
+void loop_post_bulk(struct loop *loop, loop_fn *fn, void *ctx);
+
 /* Runs whatever is posted or deferred now, without waiting; for the
  * final clean-up after loop_run() has returned. Returns how many tasks
  * ran (0: the loop was quiet). */

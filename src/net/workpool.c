@@ -4,11 +4,16 @@
  * is never the bottleneck. */
 #include "net/workpool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include "lib/log.h"
 #include "lib/xalloc.h"
 
 struct work_job {
@@ -29,6 +34,7 @@ struct workpool {
 	bool stopping;                /* guarded by lock */
 	pthread_t *threads;
 	unsigned nthreads;
+	int nice; /* each thread's nice value (background pools) */
 };
 
 static struct work_job *workpool_take(struct workpool *pool)
@@ -67,6 +73,10 @@ static void *workpool_thread(void *arg)
 {
 	struct workpool *pool = arg;
 	struct work_job *job;
+	/* Linux: the nice value is per thread; a background pool's CPU-heavy
+	 * jobs then run only when the network threads leave a core idle. */
+	if (pool->nice != 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), pool->nice) < 0)
+		log_warn("event=setpriority pool_nice=%d error=\"%s\"", pool->nice, strerror(errno));
 	while ((job = workpool_take(pool)) != NULL) {
 		job->work(job->ctx);
 		if (job->done != NULL)
@@ -90,7 +100,13 @@ bool workpool_wait_idle(struct workpool *pool)
 
 struct workpool *workpool_new(unsigned threads, const char *name)
 {
+	return workpool_new_nice(threads, name, 0);
+}
+
+struct workpool *workpool_new_nice(unsigned threads, const char *name, int nice)
+{
 	struct workpool *pool = xcalloc(1, sizeof(*pool));
+	pool->nice = nice;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->cond, NULL);
 	pthread_cond_init(&pool->idle, NULL);

@@ -18,6 +18,9 @@ struct workpool;
 
 /* Starts `threads` threads (at least 1); name is for logs. */
 struct workpool *workpool_new(unsigned threads, const char *name);
+/* The same with every thread at the given nice value (10: background
+ * work that must not take CPU from the network threads). */
+struct workpool *workpool_new_nice(unsigned threads, const char *name, int nice);
 /* Queues a job: work(ctx) on a pool thread, then done(ctx) posted to
  * reply_loop. With done NULL nothing is posted (reply_loop may be NULL):
  * fire-and-forget work such as releasing a resource whose release may
