@@ -214,7 +214,7 @@ static const struct option options[] = {
 	       "command waits; 0 = no limit"),
 	NUMBER(OPT_DURATION, bandwidth_window, "60s", 1, DURATION_MAX,
 	       "length of the rolling window of download_limit and upload_limit"),
-	NUMBER(OPT_UINT, user_cpu_percent, "10", 0, 100,
+	NUMBER(OPT_UINT, user_cpu_percent, "5", 0, 100,
 	       "share of one network thread's time (percent) one user's commands may take, "
 	       "sustained; a bulk FETCH or SEARCH beyond it continues in spaced slices; 0 or 100 "
 	       "= no limit"),
