@@ -110,12 +110,23 @@ struct smd_user {
 	bool failed;  /* initialization failed (others waiting give up) */
 	enum store_err open_err;
 	pthread_mutex_t lock;
+	/* The writer lock: serializes everything that hands out UIDs or adds
+	 * message files (APPEND, new/ pickups, COPY/MOVE, import) and the
+	 * DELETE/RENAME that move their directories. Taken before `lock`,
+	 * never waited for while holding it: an APPEND holds only `wlock`
+	 * while it writes and fsyncs its files, so the user's other sessions
+	 * read the index meanwhile (store_maildir_append.c). */
+	pthread_mutex_t wlock;
+	/* Mailboxes whose new/ pickup found `wlock` taken (under `lock`): the
+	 * writer picks them up before it lets `wlock` go. */
+	int64_t *new_pending;
+	size_t n_new_pending;
 	sqlite3 *db;
 	sqlite3_stmt *stmts[SMI_COUNT];
 	struct smd_mailbox *handles; /* open mailbox handles (linked) */
-	uint32_t file_counter;
-	/* Quota limits, 0 = unlimited (atomics: set without the user lock,
-	 * which an append holds for as long as it writes). */
+	_Atomic uint32_t file_counter;
+	/* Quota limits, 0 = unlimited (atomics: set without the user locks,
+	 * which an append holds while it writes). */
 	_Atomic uint64_t quota_bytes;
 	_Atomic uint64_t quota_messages;
 	/* The full-text index (store_maildir_fts.c): created on first use
@@ -343,8 +354,11 @@ void store_maildir_append_added_init(struct sma_added *e, uint32_t uid, const st
                                      uint32_t flags, int64_t date);
 /* Frees what e owns and zeroes it. */
 void store_maildir_append_added_clear(struct sma_added *e);
+/* Makes the names of n (> 0) files just put into dir's cur/ durable:
+ * fsyncs cur/. Needs no lock. */
+enum store_err store_maildir_append_sync_cur(struct smd_user *u, const char *dir, size_t n);
 /* Commits v[0..n) of mailbox (mbox_id, dir) whose highest modseq is
- * `highest`: fsyncs dir's cur/ (when n > 0), then one index transaction
+ * `highest`, their cur/ entries already durable (sync_cur): one index transaction
  * inserts a row per message under one new modseq (highest + 1; none when
  * n == 0) and raises UIDNEXT to uidnext; then tells the mailbox's
  * watchers. *modseq_r gets the mailbox's highest modseq afterwards (set
@@ -354,8 +368,14 @@ enum store_err store_maildir_append_rows(struct smd_user *u, int64_t mbox_id, co
                                          const struct sma_added *v, size_t n, uint32_t uidnext,
                                          uint64_t highest, uint64_t *modseq_r);
 
-/* Picks up new/ deliveries of a mailbox; notifies when any. */
+/* Picks up new/ deliveries of a mailbox; notifies when any. Called with
+ * `lock` held: when a writer holds `wlock`, the pickup is left to it. */
 enum store_err store_maildir_append_sync_new(struct smd_user *u, int64_t mbox_id);
+/* Takes the writer lock (before `lock`; see struct smd_user). */
+void store_maildir_write_lock(struct smd_user *u);
+/* Runs the new/ pickups left to this writer, then lets `wlock` go.
+ * Called with `lock` held. */
+void store_maildir_write_unlock(struct smd_user *u);
 
 /* --- store_maildir_change.c --- */
 

@@ -9,10 +9,18 @@
  * names, so none is ever handed out twice); a failed commit removes the
  * files again (or moves a delivery back into new/).
  *
- * An append transaction holds the user's lock from append_begin to
- * commit/abort: callers run begin..commit on one thread without waiting
- * on the network (the IMAP layer has the whole literal before it
- * begins), so other sessions of the user wait only for disk writes. */
+ * An append transaction holds the user's writer lock (u->wlock) from
+ * append_begin to commit/abort, and the user lock (u->lock, the index's)
+ * only to read the mailbox at begin, to check the quota and for the
+ * commit's index transaction: while it writes and fsyncs message files
+ * and cur/, the user's other sessions go on reading (a FETCH on a network
+ * loop must not wait for a disk flush). The writer lock keeps UIDs and
+ * file names its own: every other writer (new/ pickups, COPY/MOVE,
+ * import) and DELETE/RENAME of mailboxes take it too, always before
+ * u->lock; a new/ pickup that runs under u->lock only tries it and
+ * otherwise leaves its mailbox to the writer (u->new_pending). Callers
+ * run begin..commit on one thread without waiting on the network (the
+ * IMAP layer has the whole literal before it begins). */
 #include "store/store_maildir.h"
 
 #include <dirent.h>
@@ -111,15 +119,20 @@ void store_maildir_append_added_clear(struct sma_added *e)
 	memset(e, 0, sizeof(*e));
 }
 
+enum store_err store_maildir_append_sync_cur(struct smd_user *u, const char *dir, size_t n)
+{
+	if (n == 0)
+		return STORE_OK;
+	char *cur = store_maildir_path(u, dir, "cur");
+	int rc = store_maildir_fsync_dir(u, cur);
+	free(cur);
+	return rc < 0 ? STORE_ERR_IO : STORE_OK;
+}
+
 enum store_err store_maildir_append_rows(struct smd_user *u, int64_t mbox_id, const char *dir,
                                          const struct sma_added *v, size_t n, uint32_t uidnext,
                                          uint64_t highest, uint64_t *modseq_r)
 {
-	char *cur = store_maildir_path(u, dir, "cur");
-	int rc = n > 0 ? store_maildir_fsync_dir(u, cur) : 0;
-	free(cur);
-	if (rc < 0)
-		return STORE_ERR_IO;
 	uint64_t modseq = n > 0 ? highest + 1 : highest;
 	enum store_err err = store_maildir_index_begin(u);
 	for (size_t i = 0; i < n && err == STORE_OK; i++) {
@@ -172,6 +185,7 @@ enum store_err store_maildir_append_begin(struct store_user *pu, const char *mai
                                           struct store_append **a_r)
 {
 	struct smd_user *u = store_maildir_user_of(pu);
+	store_maildir_write_lock(u);
 	pthread_mutex_lock(&u->lock);
 	struct smi_mbox m;
 	enum store_err err = store_maildir_index_mbox(u, mailbox, 0, &m);
@@ -181,7 +195,17 @@ enum store_err store_maildir_append_begin(struct store_user *pu, const char *mai
 		*a_r = &sma_new(u, &m)->pub;
 	store_maildir_index_mbox_free(&m);
 	if (err != STORE_OK)
-		pthread_mutex_unlock(&u->lock);
+		store_maildir_write_unlock(u);
+	pthread_mutex_unlock(&u->lock);
+	return err;
+}
+
+/* The quota check of an APPEND, which holds only the writer lock. */
+static enum store_err sma_quota_fits(struct smd_append *a, uint64_t bytes)
+{
+	pthread_mutex_lock(&a->u->lock);
+	enum store_err err = store_maildir_quota_fits(a->u, bytes, a->n + 1);
+	pthread_mutex_unlock(&a->u->lock);
 	return err;
 }
 
@@ -195,14 +219,14 @@ enum store_err store_maildir_append_add(struct store_append *pa, const struct st
 	uint32_t flags = msg->flags & STORE_FLAGS_ALL;
 	/* The quota is checked before writing with the length as received
 	 * (CRLF conversion only adds bytes), then with the stored size. */
-	enum store_err err = store_maildir_quota_fits(a->u, a->bytes + msg->len, a->n + 1);
+	enum store_err err = sma_quota_fits(a, a->bytes + msg->len);
 	if (err != STORE_OK)
 		return err;
 	struct smm_written w;
 	if (store_maildir_write(a->u, a->dir, msg->data, msg->len, -1, a->next_uid, flags, date,
 	                        &w) < 0)
 		return STORE_ERR_IO;
-	err = store_maildir_quota_fits(a->u, a->bytes + w.size, a->n + 1);
+	err = sma_quota_fits(a, a->bytes + w.size);
 	if (err != STORE_OK) {
 		store_maildir_change_unlink(a->u, a->dir, w.file);
 		free(w.file);
@@ -218,18 +242,35 @@ enum store_err store_maildir_append_add(struct store_append *pa, const struct st
 	return STORE_OK;
 }
 
+/* STORE and EXPUNGE may have raised the mailbox's modseq since begin
+ * (they take only u->lock); the rows go in above it. UIDNEXT cannot have
+ * moved: every UID giver holds the writer lock. Under u->lock. */
+static enum store_err sma_reread_modseq(struct smd_append *a)
+{
+	struct smi_mbox m;
+	enum store_err err = store_maildir_index_mbox(a->u, NULL, a->mbox_id, &m);
+	if (err == STORE_OK)
+		a->modseq = m.highestmodseq;
+	store_maildir_index_mbox_free(&m);
+	return err;
+}
+
 enum store_err store_maildir_append_commit(struct store_append *pa, uint32_t *uidvalidity_r)
 {
 	struct smd_append *a = (struct smd_append *)pa;
 	struct smd_user *u = a->u;
-	enum store_err err = STORE_OK;
-	if (a->n > 0)
+	enum store_err err = store_maildir_append_sync_cur(u, a->dir, a->n);
+	pthread_mutex_lock(&u->lock);
+	if (err == STORE_OK && a->n > 0)
+		err = sma_reread_modseq(a);
+	if (err == STORE_OK && a->n > 0)
 		err = store_maildir_append_rows(u, a->mbox_id, a->dir, a->v, a->n, a->next_uid,
 		                                a->modseq, &a->modseq);
 	if (err != STORE_OK)
 		sma_undo_files(a);
 	*uidvalidity_r = a->uidvalidity;
 	sma_free(a);
+	store_maildir_write_unlock(u);
 	pthread_mutex_unlock(&u->lock);
 	return err;
 }
@@ -240,6 +281,8 @@ void store_maildir_append_abort(struct store_append *pa)
 	struct smd_user *u = a->u;
 	sma_undo_files(a);
 	sma_free(a);
+	pthread_mutex_lock(&u->lock);
+	store_maildir_write_unlock(u);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -333,7 +376,8 @@ out:
 	return ret < 0 ? 0 : ret;
 }
 
-enum store_err store_maildir_append_sync_new(struct smd_user *u, int64_t mbox_id)
+/* Picks up new/ of one mailbox; both locks held. */
+static enum store_err sma_sync_new_locked(struct smd_user *u, int64_t mbox_id)
 {
 	struct smi_mbox m;
 	enum store_err err = store_maildir_index_mbox(u, NULL, mbox_id, &m);
@@ -358,6 +402,8 @@ enum store_err store_maildir_append_sync_new(struct smd_user *u, int64_t mbox_id
 	free(names);
 	if (a == NULL)
 		return STORE_OK;
+	if (err == STORE_OK)
+		err = store_maildir_append_sync_cur(u, a->dir, a->n);
 	if (err == STORE_OK && a->n > 0)
 		err = store_maildir_append_rows(u, a->mbox_id, a->dir, a->v, a->n, a->next_uid,
 		                                a->modseq, &a->modseq);
@@ -365,6 +411,44 @@ enum store_err store_maildir_append_sync_new(struct smd_user *u, int64_t mbox_id
 		sma_undo_files(a);
 	sma_free(a);
 	return err;
+}
+
+static void sma_pending_add(struct smd_user *u, int64_t mbox_id)
+{
+	for (size_t i = 0; i < u->n_new_pending; i++)
+		if (u->new_pending[i] == mbox_id)
+			return;
+	u->new_pending = xrealloc(u->new_pending, (u->n_new_pending + 1) * sizeof(int64_t));
+	u->new_pending[u->n_new_pending++] = mbox_id;
+}
+
+enum store_err store_maildir_append_sync_new(struct smd_user *u, int64_t mbox_id)
+{
+	/* Waiting for the writer here, under u->lock, would invert the lock
+	 * order; the writer runs this pickup before it lets go instead. */
+	if (pthread_mutex_trylock(&u->wlock) != 0) {
+		sma_pending_add(u, mbox_id);
+		return STORE_OK;
+	}
+	enum store_err err = sma_sync_new_locked(u, mbox_id);
+	store_maildir_write_unlock(u);
+	return err;
+}
+
+void store_maildir_write_lock(struct smd_user *u)
+{
+	pthread_mutex_lock(&u->wlock);
+}
+
+void store_maildir_write_unlock(struct smd_user *u)
+{
+	while (u->n_new_pending > 0) {
+		int64_t id = u->new_pending[--u->n_new_pending];
+		sma_sync_new_locked(u, id);
+	}
+	free(u->new_pending);
+	u->new_pending = NULL;
+	pthread_mutex_unlock(&u->wlock);
 }
 
 /* --- COPY / MOVE --- */
@@ -565,8 +649,10 @@ enum store_err store_maildir_append_copy(struct store_mailbox *pmb, const uint32
 {
 	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
 	struct sma_copy c = {0};
+	store_maildir_write_lock(mb->u);
 	pthread_mutex_lock(&mb->u->lock);
 	enum store_err err = sma_copy(mb, uids, n, dest, move, &c);
+	store_maildir_write_unlock(mb->u);
 	pthread_mutex_unlock(&mb->u->lock);
 	if (err == STORE_OK) {
 		r->uidvalidity = c.dst.uidvalidity;

@@ -53,6 +53,7 @@ static void smim_free(struct smd_import *im)
 	smim_clear(im);
 	free(im->dir);
 	free(im);
+	store_maildir_write_unlock(u);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -133,6 +134,7 @@ enum store_err store_maildir_import_begin(struct store_user *pu, const char *mai
 	struct smd_user *u = store_maildir_user_of(pu);
 	if (uidvalidity == 0)
 		return STORE_ERR_LIMIT;
+	store_maildir_write_lock(u);
 	pthread_mutex_lock(&u->lock);
 	struct smi_mbox m;
 	enum store_err err = smim_load(u, mailbox, &m);
@@ -140,6 +142,7 @@ enum store_err store_maildir_import_begin(struct store_user *pu, const char *mai
 		err = smim_reset(u, &m, uidvalidity);
 	if (err != STORE_OK) {
 		store_maildir_index_mbox_free(&m);
+		store_maildir_write_unlock(u);
 		pthread_mutex_unlock(&u->lock);
 		return err;
 	}
@@ -157,11 +160,13 @@ enum store_err store_maildir_import_begin(struct store_user *pu, const char *mai
 }
 
 /* Inserts the pending rows and raises UIDNEXT in one transaction, after
- * the files' directory entries are durable (store_maildir_append_rows). */
+ * the files' directory entries are durable (store_maildir_append_sync_cur). */
 static enum store_err smim_flush(struct smd_import *im, uint32_t uidnext)
 {
-	enum store_err err = store_maildir_append_rows(im->u, im->mbox_id, im->dir, im->v, im->n,
-	                                               uidnext, im->modseq, &im->modseq);
+	enum store_err err = store_maildir_append_sync_cur(im->u, im->dir, im->n);
+	if (err == STORE_OK)
+		err = store_maildir_append_rows(im->u, im->mbox_id, im->dir, im->v, im->n, uidnext,
+		                                im->modseq, &im->modseq);
 	if (err == STORE_OK)
 		smim_clear(im);
 	return err;

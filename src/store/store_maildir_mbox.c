@@ -454,8 +454,11 @@ static enum store_err smb_delete(struct smd_user *u, const char *name)
 enum store_err store_maildir_mbox_delete(struct store_user *pu, const char *name)
 {
 	struct smd_user *u = store_maildir_user_of(pu);
+	/* An APPEND writing into the directory holds the writer lock. */
+	store_maildir_write_lock(u);
 	pthread_mutex_lock(&u->lock);
 	enum store_err err = smb_delete(u, name);
+	store_maildir_write_unlock(u);
 	pthread_mutex_unlock(&u->lock);
 	return err;
 }
@@ -754,8 +757,11 @@ static enum store_err smb_rename(struct smd_user *u, const char *from, const cha
 enum store_err store_maildir_mbox_rename(struct store_user *pu, const char *from, const char *to)
 {
 	struct smd_user *u = store_maildir_user_of(pu);
+	/* An APPEND writing into the directory holds the writer lock. */
+	store_maildir_write_lock(u);
 	pthread_mutex_lock(&u->lock);
 	enum store_err err = smb_rename(u, from, to);
+	store_maildir_write_unlock(u);
 	pthread_mutex_unlock(&u->lock);
 	return err;
 }

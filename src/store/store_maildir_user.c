@@ -54,6 +54,8 @@ static void smu_free(struct smd_user *u)
 	store_maildir_fts_close(u);
 	store_maildir_index_close(u);
 	pthread_mutex_destroy(&u->lock);
+	pthread_mutex_destroy(&u->wlock);
+	free(u->new_pending);
 	free(u->name);
 	free(u->dir);
 	free(u);
@@ -85,6 +87,7 @@ static struct smd_user *smu_new(struct smd_store *st, const char *user)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&u->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&u->wlock, NULL);
 	u->st = st;
 	u->name = xstrdup(user);
 	size_t len = strlen(st->root) + strlen(user) + 2;

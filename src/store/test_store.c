@@ -1125,6 +1125,71 @@ static void test_concurrent(void)
 	test_end();
 }
 
+/* What another session does while an APPEND writes its files. */
+struct reader_arg {
+	struct store_user *u;
+	struct store_mailbox *mb;
+	struct store_status ss;
+	struct fetched flagged;
+	bool ok;
+	atomic_bool done;
+};
+
+static void *reader_thread(void *p)
+{
+	struct reader_arg *r = p;
+	uint32_t one = 1;
+	r->ok = store_status(r->u, "INBOX", &r->ss) == STORE_OK &&
+	        store_set_flags(r->mb, &one, 1, STORE_OP_ADD, STORE_FLAG_FLAGGED, NULL, 0, fetch_cb,
+	                        &r->flagged) == STORE_OK &&
+	        store_mailbox_sync_new(r->mb) == STORE_OK;
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+static void test_append_writer_lock(void)
+{
+	test_begin("store: an open APPEND blocks no reader; it takes their new/ pickups");
+	struct store *st = fresh_store();
+	struct store_user *u;
+	test_assert(store_user_open(st, "alice", &u) == STORE_OK);
+	test_assert(append(u, "INBOX", "Subject: 1\r\n\r\nx\r\n", 0, NULL) == 1);
+	struct store_mailbox *mb;
+	struct store_mailbox_info info;
+	test_assert(store_mailbox_open(u, "INBOX", false, &mb, &info) == STORE_OK);
+	store_mailbox_info_free(&info);
+	struct store_append *a;
+	struct store_new_msg m = {.data = "Subject: 2\r\n\r\ny\r\n", .len = 19};
+	uint32_t uid = 0, uv = 0;
+	test_assert(store_append_begin(u, "INBOX", &a) == STORE_OK);
+	test_assert(store_append_add(a, &m, &uid) == STORE_OK && uid == 2);
+	write_file("new/1700000009.M9P9.mta", "Subject: 3\r\n\r\nz\r\n", 0);
+	/* STATUS, STORE and a new/ pickup by another thread finish while the
+	 * APPEND is open (its files written, its commit still to come). */
+	struct reader_arg r = {.u = u, .mb = mb};
+	pthread_t th;
+	pthread_create(&th, NULL, reader_thread, &r);
+	for (int i = 0; i < 200 && !atomic_load(&r.done); i++)
+		usleep(10000);
+	test_assert(atomic_load(&r.done));
+	test_assert(count_files("new") == 1); /* left to the writer */
+	test_assert(store_append_commit(&a, &uv) == STORE_OK);
+	pthread_join(th, NULL);
+	test_assert(r.ok && r.ss.messages == 1 && r.ss.uidnext == 2 && r.flagged.n == 1);
+	/* The writer took the delivery (UID 3) before it let go, and its
+	 * message's modseq is above the STORE that ran meanwhile. */
+	test_assert(count_files("new") == 0);
+	struct fetched f = {0};
+	uint32_t uids[] = {2, 3};
+	test_assert(store_fetch(mb, uids, 2, 0, fetch_cb, &f) == STORE_OK && f.n == 2);
+	test_assert(f.uid[0] == 2 && f.modseq[0] > r.flagged.modseq[0]);
+	test_assert(f.uid[1] == 3 && f.modseq[1] > f.modseq[0]);
+	store_mailbox_close(&mb);
+	store_user_unref(&u);
+	store_close(&st);
+	test_end();
+}
+
 /* --- full-text index (store_fts_search) --- */
 
 /* Runs one query of kind body_only on the open mailbox; returns its hits
@@ -1416,6 +1481,7 @@ int main(void)
 	test_rebuild();
 	test_new_and_watch();
 	test_concurrent();
+	test_append_writer_lock();
 	test_fts_index_query();
 	test_fts_garbage_rebuild();
 	test_fts_catch_up_budget();
