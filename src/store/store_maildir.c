@@ -544,11 +544,10 @@ static void smd_close(struct store *pst)
 	struct smd_store *st = store_maildir_store_of(pst);
 	store_maildir_watch_stop(st);
 	store_maildir_user_close_idle(st);
-	if (st->users != NULL)
-		log_warn("event=store_close_busy user=%s", st->users->name);
-	for (size_t i = 0; i < st->n_recovered; i++)
-		free(st->recovered[i]);
-	free(st->recovered);
+	if (st->users.count > 0)
+		log_warn("event=store_close_busy users=%zu", st->users.count);
+	htab_free(&st->users);
+	store_maildir_user_forget_recovered(st);
 	pthread_mutex_destroy(&st->lock);
 	free(st->root);
 	free(st);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/htab.h"
 #include "mail/mime.h"
 #include "store/store_backend.h"
 
@@ -66,17 +67,16 @@ struct smd_store {
 	char *root;
 	bool fsync;
 	pthread_mutex_t lock;
-	struct smd_user *users; /* open users (linked), lingering ones too */
+	struct htab users; /* open users by name (smd_user.by_name), lingering ones too */
 	/* Users no session holds, kept open a while (store_maildir_user.c):
 	 * least recently released first. */
 	struct smd_user *idle_first, *idle_last;
 	size_t n_idle;
 	unsigned linger_ms, linger_users; /* store_settings */
 	unsigned fts_catch_up_ms;
-	char **recovered;       /* users recovered by this process */
-	size_t n_recovered;
+	struct htab recovered; /* names of the users recovered by this process */
 	/* inotify watcher (store_maildir_watch.c), started lazily. */
-	struct smw_watch *watches;
+	struct htab watches_by_wd, watches_by_box; /* struct smw_watch */
 	int inotify_fd;
 	int wake_fd; /* eventfd: stop request */
 	bool thread_running;
@@ -99,7 +99,8 @@ struct smi_mbox {
 struct smd_user {
 	struct store_user pub;
 	struct smd_store *st;
-	struct smd_user *next;
+	struct htab_node by_name;
+	struct smd_user *next; /* lists of users to free (store_maildir_user.c) */
 	char *name;
 	char *dir;    /* <mail_root>/<user> */
 	int refcount; /* under st->lock */
@@ -214,6 +215,8 @@ enum store_err store_maildir_user_open(struct store *st, const char *user, struc
 void store_maildir_user_unref(struct store_user *u);
 /* Closes every lingering user (store_close). */
 void store_maildir_user_close_idle(struct smd_store *st);
+/* Frees the names of the users recovered by this process (store_close). */
+void store_maildir_user_forget_recovered(struct smd_store *st);
 /* store_maildir_mbox.c */
 enum store_err store_maildir_mbox_list(struct store_user *u, struct store_mailbox_entry **entries_r,
                                        size_t *n_r);

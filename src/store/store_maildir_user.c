@@ -34,19 +34,45 @@ static uint64_t smu_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+struct smu_recovered {
+	struct htab_node node;
+	char name[];
+};
+
+static struct smu_recovered *smu_recovered_find(struct smd_store *st, const char *user, uint64_t h)
+{
+	for (struct htab_node *n = htab_first(&st->recovered, h); n != NULL; n = htab_next(n)) {
+		struct smu_recovered *r = htab_entry(n, struct smu_recovered, node);
+		if (strcmp(r->name, user) == 0)
+			return r;
+	}
+	return NULL;
+}
+
 /* Whether the user has been recovered in this process; marks it. */
 static bool smu_recovered_mark(struct smd_store *st, const char *user)
 {
+	uint64_t h = htab_hash_str(user);
 	pthread_mutex_lock(&st->lock);
-	bool found = false;
-	for (size_t i = 0; i < st->n_recovered && !found; i++)
-		found = strcmp(st->recovered[i], user) == 0;
+	bool found = smu_recovered_find(st, user, h) != NULL;
 	if (!found) {
-		st->recovered = xrealloc(st->recovered, (st->n_recovered + 1) * sizeof(char *));
-		st->recovered[st->n_recovered++] = xstrdup(user);
+		size_t len = strlen(user) + 1;
+		struct smu_recovered *r = xmalloc(sizeof(*r) + len);
+		memcpy(r->name, user, len);
+		htab_insert(&st->recovered, &r->node, h);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return found;
+}
+
+static void smu_recovered_free(struct htab_node *n)
+{
+	free(htab_entry(n, struct smu_recovered, node));
+}
+
+void store_maildir_user_forget_recovered(struct smd_store *st)
+{
+	htab_clear(&st->recovered, smu_recovered_free);
 }
 
 static void smu_free(struct smd_user *u)
@@ -130,10 +156,17 @@ static void smu_idle_append(struct smd_store *st, struct smd_user *u, uint64_t n
 
 static void smu_table_remove(struct smd_store *st, struct smd_user *u)
 {
-	struct smd_user **pp = &st->users;
-	while (*pp != u)
-		pp = &(*pp)->next;
-	*pp = u->next;
+	htab_remove(&st->users, &u->by_name);
+}
+
+static struct smd_user *smu_table_find(struct smd_store *st, const char *user, uint64_t h)
+{
+	for (struct htab_node *n = htab_first(&st->users, h); n != NULL; n = htab_next(n)) {
+		struct smd_user *u = htab_entry(n, struct smd_user, by_name);
+		if (strcmp(u->name, user) == 0)
+			return u;
+	}
+	return NULL;
 }
 
 /* Takes the lingering users that are due out of the table (expired, or
@@ -180,18 +213,16 @@ static enum store_err smu_share(struct smd_user *u)
 enum store_err store_maildir_user_open(struct store *pst, const char *user, struct store_user **u_r)
 {
 	struct smd_store *st = store_maildir_store_of(pst);
+	uint64_t h = htab_hash_str(user);
 	pthread_mutex_lock(&st->lock);
-	struct smd_user *u = st->users;
-	while (u != NULL && strcmp(u->name, user) != 0)
-		u = u->next;
+	struct smd_user *u = smu_table_find(st, user, h);
 	enum store_err err;
 	if (u != NULL) {
 		err = smu_share(u);
 	} else {
 		u = smu_new(st, user);
 		pthread_mutex_lock(&u->lock);
-		u->next = st->users;
-		st->users = u;
+		htab_insert(&st->users, &u->by_name, h);
 		pthread_mutex_unlock(&st->lock);
 		err = smu_init(u);
 		if (err != STORE_OK) {

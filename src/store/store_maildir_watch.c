@@ -8,9 +8,8 @@
  * commits and calls the watchers — and drops the reference. So a delivery
  * reaches an IDLE session within milliseconds.
  *
- * The watch table (st->watches, under st->lock) maps an inotify watch
- * descriptor to (user, mailbox id) with a count of the handles that want
- * it. inotify watches the inode, so a RENAME of the mailbox keeps the
+ * The watch tables (under st->lock) map an inotify watch descriptor to
+ * (user, mailbox id) and back, with a count of the handles that want it. inotify watches the inode, so a RENAME of the mailbox keeps the
  * watch valid. Lock order: the user lock is held when the table changes
  * (store_mailbox_watch); the thread never holds st->lock while it takes a
  * user lock. */
@@ -28,7 +27,7 @@
 #include "lib/xalloc.h"
 
 struct smw_watch {
-	struct smw_watch *next;
+	struct htab_node by_wd, by_box;
 	int wd;
 	struct smd_user *u; /* not a reference: removed before the user is freed */
 	int64_t mbox_id;
@@ -39,9 +38,13 @@ struct smw_watch {
 static void smw_deliver(struct smd_store *st, int wd)
 {
 	pthread_mutex_lock(&st->lock);
-	struct smw_watch *w = st->watches;
-	while (w != NULL && w->wd != wd)
-		w = w->next;
+	struct smw_watch *w = NULL;
+	for (struct htab_node *n = htab_first(&st->watches_by_wd, htab_hash_u64((uint64_t)wd));
+	     n != NULL && w == NULL; n = htab_next(n)) {
+		w = htab_entry(n, struct smw_watch, by_wd);
+		if (w->wd != wd)
+			w = NULL;
+	}
 	struct smd_user *u = w != NULL ? w->u : NULL;
 	int64_t id = w != NULL ? w->mbox_id : 0;
 	if (u != NULL)
@@ -96,6 +99,23 @@ static void *smw_thread(void *arg)
 	return NULL;
 }
 
+static uint64_t smw_box_hash(const struct smd_user *u, int64_t mbox_id)
+{
+	return htab_hash_u64((uint64_t)(uintptr_t)u ^ htab_hash_u64((uint64_t)mbox_id));
+}
+
+/* The watch of (u, mbox_id), or NULL. st->lock held. */
+static struct smw_watch *smw_find_box(struct smd_store *st, struct smd_user *u, int64_t mbox_id)
+{
+	for (struct htab_node *n = htab_first(&st->watches_by_box, smw_box_hash(u, mbox_id));
+	     n != NULL; n = htab_next(n)) {
+		struct smw_watch *w = htab_entry(n, struct smw_watch, by_box);
+		if (w->u == u && w->mbox_id == mbox_id)
+			return w;
+	}
+	return NULL;
+}
+
 /* Starts the thread on first use. st->lock held. */
 static bool smw_start(struct smd_store *st)
 {
@@ -126,9 +146,7 @@ void store_maildir_watch_add(struct smd_user *u, int64_t mbox_id)
 	store_maildir_index_mbox_free(&m);
 	struct smd_store *st = u->st;
 	pthread_mutex_lock(&st->lock);
-	struct smw_watch *w = st->watches;
-	while (w != NULL && !(w->u == u && w->mbox_id == mbox_id))
-		w = w->next;
+	struct smw_watch *w = smw_find_box(st, u, mbox_id);
 	if (w != NULL) {
 		w->count++;
 	} else if (smw_start(st)) {
@@ -143,8 +161,8 @@ void store_maildir_watch_add(struct smd_user *u, int64_t mbox_id)
 			w->u = u;
 			w->mbox_id = mbox_id;
 			w->count = 1;
-			w->next = st->watches;
-			st->watches = w;
+			htab_insert(&st->watches_by_wd, &w->by_wd, htab_hash_u64((uint64_t)wd));
+			htab_insert(&st->watches_by_box, &w->by_box, smw_box_hash(u, mbox_id));
 		}
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -155,16 +173,19 @@ void store_maildir_watch_remove(struct smd_user *u, int64_t mbox_id)
 {
 	struct smd_store *st = u->st;
 	pthread_mutex_lock(&st->lock);
-	struct smw_watch **pp = &st->watches;
-	while (*pp != NULL && !((*pp)->u == u && (*pp)->mbox_id == mbox_id))
-		pp = &(*pp)->next;
-	struct smw_watch *w = *pp;
+	struct smw_watch *w = smw_find_box(st, u, mbox_id);
 	if (w != NULL && --w->count == 0) {
-		*pp = w->next;
+		htab_remove(&st->watches_by_wd, &w->by_wd);
+		htab_remove(&st->watches_by_box, &w->by_box);
 		inotify_rm_watch(st->inotify_fd, w->wd);
 		free(w);
 	}
 	pthread_mutex_unlock(&st->lock);
+}
+
+static void smw_free(struct htab_node *n)
+{
+	free(htab_entry(n, struct smw_watch, by_wd));
 }
 
 void store_maildir_watch_stop(struct smd_store *st)
@@ -176,11 +197,8 @@ void store_maildir_watch_stop(struct smd_store *st)
 		pthread_join(st->thread, NULL);
 		st->thread_running = false;
 	}
-	while (st->watches != NULL) {
-		struct smw_watch *w = st->watches;
-		st->watches = w->next;
-		free(w);
-	}
+	htab_free(&st->watches_by_box);
+	htab_clear(&st->watches_by_wd, smw_free);
 	if (st->inotify_fd >= 0)
 		close(st->inotify_fd);
 	if (st->wake_fd >= 0)

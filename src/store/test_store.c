@@ -1159,7 +1159,8 @@ static void test_append_writer_lock(void)
 	test_assert(store_mailbox_open(u, "INBOX", false, &mb, &info) == STORE_OK);
 	store_mailbox_info_free(&info);
 	struct store_append *a;
-	struct store_new_msg m = {.data = "Subject: 2\r\n\r\ny\r\n", .len = 19};
+	const char *body = "Subject: 2\r\n\r\ny\r\n";
+	struct store_new_msg m = {.data = body, .len = strlen(body)};
 	uint32_t uid = 0, uv = 0;
 	test_assert(store_append_begin(u, "INBOX", &a) == STORE_OK);
 	test_assert(store_append_add(a, &m, &uid) == STORE_OK && uid == 2);
