@@ -69,6 +69,8 @@
  *                                      deliver (a delivery could not be made)
  *   "sessions_established"             successful LOGINs of the client sessions
  *                                      (whole run; idle-hold deliverers excluded)
+ *   "sessions_active"                  client sessions that completed a workload
+ *                                      command (after LOGIN) in the window
  *   "sessions_refused"                 connect failures, BYE greetings, LOGIN NO
  *   "appends_ok"                       OK APPENDs (whole run, deliveries excluded)
  *   "unfinished"                       commands still in flight at the end

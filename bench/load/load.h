@@ -165,6 +165,7 @@ struct load_sess {
 	bool want_connect; /* PH_OFF: (re)connect once wake_us has passed */
 	bool starttls_done;
 	bool literal_plus;
+	bool active;       /* completed a workload command in the window */
 	uint64_t idle_since_us; /* when IDLE was acknowledged */
 	uint64_t wake_us;       /* PH_OFF: connect at; PH_READY: think until */
 	uint64_t deadline_us;   /* current wait's deadline; 0 = none */
@@ -253,6 +254,7 @@ struct load_run {
 	uint64_t bytes_in, bytes_out, message_bytes;
 	uint64_t errors[ERR_COUNT];
 	uint64_t sessions_established; /* successful LOGINs, whole run */
+	uint64_t sessions_active;      /* client sessions with a command done in the window */
 	uint64_t sessions_refused;     /* connect failures, BYE greetings, LOGIN NO */
 	uint64_t appends_ok;           /* OK APPENDs, whole run */
 	uint64_t unfinished;           /* commands still in flight at the end */

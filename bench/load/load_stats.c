@@ -220,6 +220,7 @@ static void report_json(struct load_run *r, FILE *out)
 	}
 	fprintf(out, "}, \"sessions_established\": %" PRIu64 ", \"sessions_refused\": %" PRIu64,
 	        r->sessions_established, r->sessions_refused);
+	fprintf(out, ", \"sessions_active\": %" PRIu64, r->sessions_active);
 	fprintf(out, ", \"appends_ok\": %" PRIu64 ", \"unfinished\": %" PRIu64, r->appends_ok,
 	        r->unfinished);
 	fprintf(out, ", \"idle_sessions_peak\": %u", r->idle_peak);
@@ -262,8 +263,10 @@ static void report_table(struct load_run *r, FILE *out)
 		        load_op_names[i], h->count, load_hist_percentile(h, 50),
 		        load_hist_percentile(h, 99), load_hist_percentile(h, 99.9), h->max);
 	}
-	fprintf(out, "sessions established %" PRIu64 ", refused %" PRIu64 ", idle peak %u\n",
-	        r->sessions_established, r->sessions_refused, r->idle_peak);
+	fprintf(out,
+	        "sessions established %" PRIu64 ", refused %" PRIu64 ", idle peak %u, active in "
+	        "the window %" PRIu64 "\n",
+	        r->sessions_established, r->sessions_refused, r->idle_peak, r->sessions_active);
 	if (r->unfinished)
 		fprintf(out, "unfinished (in flight at the end) %" PRIu64 "\n", r->unfinished);
 	for (int i = 0; i < ERR_COUNT; i++)

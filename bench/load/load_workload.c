@@ -591,6 +591,10 @@ void load_wl_tagged(struct load_sess *s, const char *line, size_t len)
 	}
 	if (s->step != ST_STARTTLS) /* timed with its handshake, after it */
 		load_record_op(r, s->cmd_op, s->cmd_start_us, wl_primary(s));
+	if (r->in_window && !s->active && !s->deliverer && s->step >= ST_SELECT) {
+		s->active = true;
+		r->sessions_active++;
+	}
 	if (r->in_window && (s->step == ST_FETCH_BULK || s->step == ST_FETCH_BODY))
 		r->message_bytes += s->cmd_literal_bytes;
 	wl_advance(s, line, len);

@@ -6,9 +6,14 @@
  * with epoll_ctl, skipped when unchanged.
  *
  * Bulk tasks (loop_post_bulk: the next slice of a long FETCH or SEARCH)
- * run one per iteration, after every ready descriptor, the deferred
- * tasks and the timers: however many sessions stream at once, a command
- * that arrives waits for at most one slice. */
+ * run after every ready descriptor, the deferred tasks and the timers,
+ * one round per iteration: each task queued before the round runs once,
+ * oldest first, until its budget is spent (a task posted during the round
+ * waits for the next iteration). The budget is LOOP_BULK_BUDGET_NS, or as
+ * long as the iteration's other work took when that was longer: a command
+ * that arrives waits for at most about the budget, and when the loop is
+ * busy streams and commands share it about evenly, each of k streaming
+ * sessions still moving every iteration, not every k-th. */
 #include "net/loop.h"
 
 #include <errno.h>
@@ -24,6 +29,8 @@
 #include "lib/xalloc.h"
 
 #define LOOP_MAX_EVENTS 256
+/* A round of bulk slices stops after this much wall time. */
+#define LOOP_BULK_BUDGET_NS 1000000ull
 
 struct loop_task {
 	loop_fn *fn;
@@ -47,17 +54,22 @@ struct loop {
 	size_t heap_count, heap_cap;
 
 	struct task_vec deferred;
-	struct task_vec bulk; /* FIFO from bulk_head: one task per iteration */
+	struct task_vec bulk; /* FIFO from bulk_head: one round per iteration */
 	size_t bulk_head;
 	pthread_mutex_t posted_lock;
 	struct task_vec posted; /* guarded by posted_lock */
 };
 
-static uint64_t monotonic_ms(void)
+static uint64_t loop_clock_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t monotonic_ms(void)
+{
+	return loop_clock_ns() / 1000000u;
 }
 
 static void task_vec_push(struct task_vec *v, loop_fn *fn, void *ctx)
@@ -219,6 +231,26 @@ static bool loop_run_one_bulk(struct loop *loop)
 	return true;
 }
 
+static size_t loop_run_deferred(struct loop *loop);
+
+/* One round: the tasks queued now run once each, oldest first, with the
+ * deferred work each leaves, until the budget is spent. started_ns: when
+ * the iteration's other work began. */
+static void loop_run_bulk_round(struct loop *loop, uint64_t started_ns)
+{
+	size_t n = loop->bulk.count - loop->bulk_head;
+	if (n == 0)
+		return;
+	uint64_t now = loop_clock_ns();
+	uint64_t busy = now - started_ns;
+	uint64_t deadline = now + (busy > LOOP_BULK_BUDGET_NS ? busy : LOOP_BULK_BUDGET_NS);
+	for (size_t i = 0; i < n && loop_run_one_bulk(loop); i++) {
+		loop_run_deferred(loop);
+		if (loop_clock_ns() >= deadline)
+			break;
+	}
+}
+
 static size_t loop_run_deferred(struct loop *loop)
 {
 	/* Deferred tasks may defer more; run until the queue is empty. */
@@ -338,7 +370,8 @@ void loop_run(struct loop *loop)
 	struct epoll_event events[LOOP_MAX_EVENTS];
 	while (!loop->stopping) {
 		int n = epoll_wait(loop->epfd, events, LOOP_MAX_EVENTS, loop_next_timeout(loop));
-		loop->now_ms = monotonic_ms();
+		uint64_t started_ns = loop_clock_ns();
+		loop->now_ms = started_ns / 1000000u; /* monotonic_ms */
 		if (n < 0 && errno != EINTR)
 			log_fatal("event=fatal what=epoll_wait error=\"%s\"", strerror(errno));
 		for (int i = 0; i < n; i++) {
@@ -352,8 +385,7 @@ void loop_run(struct loop *loop)
 		loop_run_deferred(loop);
 		loop_run_timers(loop);
 		loop_run_deferred(loop);
-		if (loop_run_one_bulk(loop))
-			loop_run_deferred(loop);
+		loop_run_bulk_round(loop, started_ns);
 	}
 }
 

@@ -70,8 +70,9 @@ void loop_post(struct loop *loop, loop_fn *fn, void *ctx);
 void loop_defer(struct loop *loop, loop_fn *fn, void *ctx);
 
 /* Loop thread only: run fn(ctx) in a later iteration, after the ready
- * descriptors; bulk tasks run one per iteration, oldest first (the next
- * slice of a long command: other connections go first). */
+ * descriptors; each iteration runs the bulk tasks queued so far once,
+ * oldest first, within a time budget (the next slice of a long command:
+ * other connections go first, and every stream moves each iteration). */
 void loop_post_bulk(struct loop *loop, loop_fn *fn, void *ctx);
 
 /* Runs whatever is posted or deferred now, without waiting; for the
