@@ -300,12 +300,16 @@ static void session_refuse_now(void *ctx)
  * that reconnects as soon as it is refused costs an accept per hold
  * instead of one per round trip. One address may hold at most an eighth
  * of max_connections, so a flood from one address cannot fill the server
- * with held descriptors. Its input is not read meanwhile. */
+ * with held descriptors. Its input is not read meanwhile. The hold is
+ * stretched by up to a quarter, differently per connection: a flood's
+ * connections arrive together, and equal holds would release them
+ * together again, a burst of refusals in one loop iteration each round. */
 static void session_refuse(struct session *s)
 {
 	unsigned max_held = (unsigned)(atomic_load(&s->ctx->settings.max_connections) / 8);
 	uint64_t hold = s->refuse_held ? limits_conn_hold(s->limits, max_held) : 0;
 	if (hold > 0) {
+		hold += s->id % (hold / 4 + 1); /* the session id is a random-looking mix */
 		conn_pause_input(s->conn, true);
 		timer_start(conn_loop(s->conn), &s->idle_timer, hold, session_refuse_now, s);
 		return;
