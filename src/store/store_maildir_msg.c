@@ -190,7 +190,7 @@ enum store_err store_maildir_msg_uids(struct store_mailbox *pmb, uint32_t **uids
 		pthread_mutex_unlock(&u->lock);
 		return STORE_ERR_NOTFOUND;
 	}
-	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MSG_UIDS);
+	sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MSG_UID_LIST);
 	sqlite3_bind_int64(s, 1, mb->id);
 	uint32_t *v = NULL;
 	size_t n = 0, cap = 0;
