@@ -591,7 +591,8 @@ void load_wl_tagged(struct load_sess *s, const char *line, size_t len)
 	}
 	if (s->step != ST_STARTTLS) /* timed with its handshake, after it */
 		load_record_op(r, s->cmd_op, s->cmd_start_us, wl_primary(s));
-	if (r->in_window && !s->active && !s->deliverer && s->step >= ST_SELECT) {
+	if (r->in_window && !s->active && !s->deliverer && s->step != ST_STARTTLS &&
+	    s->step != ST_LOGIN) {
 		s->active = true;
 		r->sessions_active++;
 	}

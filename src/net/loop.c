@@ -29,7 +29,7 @@
 #include "lib/xalloc.h"
 
 #define LOOP_MAX_EVENTS 256
-/* A round of bulk slices stops after this much wall time. */
+/* A round of bulk slices stops after this much wall time (by default). */
 #define LOOP_BULK_BUDGET_NS 1000000ull
 
 struct loop_task {
@@ -56,6 +56,7 @@ struct loop {
 	struct task_vec deferred;
 	struct task_vec bulk; /* FIFO from bulk_head: one round per iteration */
 	size_t bulk_head;
+	uint64_t bulk_budget_ns;
 	pthread_mutex_t posted_lock;
 	struct task_vec posted; /* guarded by posted_lock */
 };
@@ -109,6 +110,7 @@ struct loop *loop_new(unsigned id)
 {
 	struct loop *loop = xcalloc(1, sizeof(*loop));
 	loop->id = id;
+	loop->bulk_budget_ns = LOOP_BULK_BUDGET_NS;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0)
 		log_fatal("event=fatal what=epoll_create error=\"%s\"", strerror(errno));
@@ -207,6 +209,11 @@ void loop_defer(struct loop *loop, loop_fn *fn, void *ctx)
 	task_vec_push(&loop->deferred, fn, ctx);
 }
 
+void loop_set_bulk_budget(struct loop *loop, uint64_t ns)
+{
+	loop->bulk_budget_ns = ns;
+}
+
 void loop_post_bulk(struct loop *loop, loop_fn *fn, void *ctx)
 {
 	if (loop->bulk_head == loop->bulk.count) {
@@ -231,7 +238,17 @@ static bool loop_run_one_bulk(struct loop *loop)
 	return true;
 }
 
-static size_t loop_run_deferred(struct loop *loop);
+static size_t loop_run_deferred(struct loop *loop)
+{
+	/* Deferred tasks may defer more; run until the queue is empty. */
+	size_t i;
+	for (i = 0; i < loop->deferred.count; i++) {
+		struct loop_task t = loop->deferred.items[i];
+		t.fn(t.ctx);
+	}
+	loop->deferred.count = 0;
+	return i;
+}
 
 /* One round: the tasks queued now run once each, oldest first, with the
  * deferred work each leaves, until the budget is spent. started_ns: when
@@ -243,24 +260,12 @@ static void loop_run_bulk_round(struct loop *loop, uint64_t started_ns)
 		return;
 	uint64_t now = loop_clock_ns();
 	uint64_t busy = now - started_ns;
-	uint64_t deadline = now + (busy > LOOP_BULK_BUDGET_NS ? busy : LOOP_BULK_BUDGET_NS);
+	uint64_t deadline = now + (busy > loop->bulk_budget_ns ? busy : loop->bulk_budget_ns);
 	for (size_t i = 0; i < n && loop_run_one_bulk(loop); i++) {
 		loop_run_deferred(loop);
 		if (loop_clock_ns() >= deadline)
 			break;
 	}
-}
-
-static size_t loop_run_deferred(struct loop *loop)
-{
-	/* Deferred tasks may defer more; run until the queue is empty. */
-	size_t i;
-	for (i = 0; i < loop->deferred.count; i++) {
-		struct loop_task t = loop->deferred.items[i];
-		t.fn(t.ctx);
-	}
-	loop->deferred.count = 0;
-	return i;
 }
 
 /* --- timer heap --- */

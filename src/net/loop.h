@@ -74,6 +74,9 @@ void loop_defer(struct loop *loop, loop_fn *fn, void *ctx);
  * oldest first, within a time budget (the next slice of a long command:
  * other connections go first, and every stream moves each iteration). */
 void loop_post_bulk(struct loop *loop, loop_fn *fn, void *ctx);
+/* Sets the wall time a round of bulk tasks may take at least (default
+ * 1 ms); before loop_run. */
+void loop_set_bulk_budget(struct loop *loop, uint64_t ns);
 
 /* Runs whatever is posted or deferred now, without waiting; for the
  * final clean-up after loop_run() has returned. Returns how many tasks

@@ -207,13 +207,15 @@ static void bulk_fd_cb(void *arg, unsigned events)
 }
 
 /* Two streams of three slices each (slice_us long) beside a descriptor
- * with 8 one-byte events; returns the order everything ran in. */
-static void bulk_run(struct bulk_ctx *b, unsigned slice_us)
+ * with 8 one-byte events, rounds of budget_ns; b->log: the order
+ * everything ran in. */
+static void bulk_run(struct bulk_ctx *b, unsigned slice_us, uint64_t budget_ns)
 {
 	int p[2];
 	test_assert(pipe2(p, O_NONBLOCK) == 0);
 	*b = (struct bulk_ctx){.loop = loop_new(0), .rfd = p[0], .left = {3, 3}, .slice_us = slice_us};
 	test_assert(write(p[1], "xxxxxxxx", 8) == 8);
+	loop_set_bulk_budget(b->loop, budget_ns);
 	loop_fd_add(b->loop, &b->lfd, p[0], LOOP_READ, bulk_fd_cb, b);
 	loop_post_bulk(b->loop, bulk_a, b);
 	loop_post_bulk(b->loop, bulk_b, b);
@@ -229,13 +231,14 @@ static void test_bulk(void)
 {
 	test_begin("bulk tasks: a round per iteration after ready descriptors, within a budget");
 	struct bulk_ctx b;
-	/* Quick slices: every stream moves once each iteration, after the
-	 * event; a slice posted during the round waits for the next one. */
-	bulk_run(&b, 0);
+	/* A budget ample for the round: every stream moves once each
+	 * iteration, after the event; a slice posted during the round waits
+	 * for the next one. */
+	bulk_run(&b, 0, 10000000000ull);
 	test_assert(strcmp(b.log, "FABFABFABFFFFF") == 0);
-	/* Slices longer than the round's budget (1 ms): one per iteration,
-	 * the streams taking turns. */
-	bulk_run(&b, 1500);
+	/* Slices (5 ms) longer than the budget (1 us) and than the event's
+	 * own work: one per iteration, the streams taking turns. */
+	bulk_run(&b, 5000, 1000);
 	test_assert(strcmp(b.log, "FAFBFAFBFAFBFF") == 0);
 	test_end();
 }
