@@ -15,12 +15,13 @@
  * Bodies are opened after store_fetch returns, never inside its callback.
  * Memory: one batch of verdicts and undecided records, plus the result.
  *
- * Full-text index (store_fts_search): when the program has BODY or TEXT
- * keys whose needles the index can answer exactly
- * (mail_search_index_needle), a store-pool job first brings the
- * mailbox's index up to date and queries it (never on the loop: the first
- * search of a large mailbox reads all of it); the session waits meanwhile
- * and other sessions are unaffected. Those keys are then answered from the
+ * Full-text index (store_fts_search): when the program has BODY, TEXT or
+ * FROM/TO/CC/BCC/SUBJECT keys whose needles the index can answer exactly
+ * (mail_search_index_needle), a store-pool job queries the index when it
+ * already covers the mailbox; otherwise an index-pool job (low priority)
+ * first brings it up to date, then queries it (never on the loop: the
+ * first search of a large mailbox reads all of it). The session waits
+ * meanwhile and other sessions are unaffected. Those keys are then answered from the
  * returned UID lists with no message read; messages the index could not
  * cover are scanned as before. When nothing else needs metadata, the
  * program is evaluated over the view's UIDs alone (no store_fetch). If the
@@ -518,28 +519,50 @@ static bool cmd_search_fts_prepare(struct session *s, struct cmd_search *cs)
 	struct buf folded = {0};
 	for (size_t k = 0; k < n_keys; k++) {
 		folded.len = folded.rpos = 0;
-		if (!mail_search_index_needle(cs->keys[k].needle, &folded))
-			continue; /* too short, or not UTF-8: scanned */
+		const struct search_index_key *key = &cs->keys[k];
+		int field = key->kind == SEARCH_TEXT_HEADER ? mail_search_field(key->field) : 0;
+		if (field < 0 || !mail_search_index_needle(key->needle, &folded))
+			continue; /* a field not held apart, too short, not UTF-8: scanned */
 		struct store_fts_query *q = &cs->fq[cs->n_fq];
 		q->needle = xstrndup(buf_rdata(&folded), buf_rlen(&folded));
-		q->body_only = cs->keys[k].kind == SEARCH_TEXT_BODY;
+		q->scope = key->kind == SEARCH_TEXT_HEADER ? STORE_FTS_FIELD
+			   : key->kind == SEARCH_TEXT_BODY ? STORE_FTS_BODY
+							   : STORE_FTS_TEXT;
+		q->field = field;
 		cs->key_of[cs->n_fq++] = k;
 	}
 	buf_release(&folded);
 	return cs->n_fq > 0;
 }
 
-/* Store pool: catch-up and queries; touches only cs's own fields. */
+static uint64_t cmd_search_us_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000u +
+	       (uint64_t)(t1.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* Store pool, normal priority: the answer when the index already covers
+ * the mailbox (cs->fts_info.stale otherwise). Touches only cs's fields. */
+static void cmd_search_fts_indexed_work(void *ctx)
+{
+	struct cmd_search *cs = ctx;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cs->fts_err = store_fts_search_indexed(cs->mb, cs->fq, cs->n_fq, &cs->fts_info);
+	cs->fts_us = cmd_search_us_since(&t0);
+}
+
+/* Index pool, low priority: catch-up, then the answer. */
 static void cmd_search_fts_work(void *ctx)
 {
 	struct cmd_search *cs = ctx;
-	struct timespec t0, t1;
+	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cs->fts_err = store_fts_search(cs->mb, cs->fq, cs->n_fq, &cs->fts_missing,
 	                               &cs->n_fts_missing, &cs->fts_info);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	cs->fts_us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u +
-	             (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+	cs->fts_us += cmd_search_us_since(&t0);
 }
 
 /* Indexing a large mailbox stops after a time budget (store.h); the rest
@@ -600,11 +623,20 @@ static void cmd_search_fts_done(void *ctx)
 {
 	struct cmd_search *cs = ctx;
 	struct session *s = cs->session;
-	cs->session = NULL;
 	if (!session_job_end(s)) {
+		cs->session = NULL;
 		cmd_search_free(cs);
 		return;
 	}
+	if (cs->fts_err == STORE_OK && cs->fts_info.stale) {
+		/* The index needs catching up first: on the index pool. */
+		cs->fts_info.stale = false;
+		session_job_begin(s);
+		workpool_submit(s->ctx->index_pool, conn_loop(s->conn), cmd_search_fts_work,
+		                cmd_search_fts_done, cs);
+		return;
+	}
+	cs->session = NULL;
 	if (cs->fts_err == STORE_OK) {
 		for (size_t i = 0; i < cs->n_fq; i++)
 			search_index_key_set_hits(&cs->keys[cs->key_of[i]], cs->fq[i].uids,
@@ -656,8 +688,8 @@ enum cmd_result cmd_search_run(struct session *s, const struct imap_command *cmd
 		cs->session = s;
 		cs->mb = v->mb;
 		session_job_begin(s);
-		workpool_submit(s->ctx->index_pool, conn_loop(s->conn), cmd_search_fts_work,
-		                cmd_search_fts_done, cs);
+		workpool_submit(s->ctx->store_pool, conn_loop(s->conn),
+		                cmd_search_fts_indexed_work, cmd_search_fts_done, cs);
 		return CMD_ASYNC;
 	}
 	session_set_producer(s, cmd_search_produce, cmd_search_free, cs);

@@ -792,12 +792,12 @@ struct search_key_list {
 static void search_collect_keys(struct search_node *n, struct search_key_list *l)
 {
 	for (; n != NULL; n = n->next) {
-		if (n->op == SEARCH_OP_TEXT && n->text_kind != SEARCH_TEXT_HEADER) {
+		if (n->op == SEARCH_OP_TEXT) {
 			if (l->n == l->cap) {
 				l->cap = l->cap ? l->cap * 2 : 4;
 				l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
 			}
-			l->v[l->n++] = (struct search_index_key){n->text_kind, n->str, n};
+			l->v[l->n++] = (struct search_index_key){n->text_kind, n->field, n->str, n};
 		}
 		search_collect_keys(n->child, l);
 	}

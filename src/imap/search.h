@@ -113,15 +113,17 @@ enum search_result search_eval(const struct search_program *p, const struct sear
 
 /* --- answers from a full-text index --- */
 
-/* A BODY or TEXT key of a program (the keys an index can answer). */
+/* A text key of a program that an index may answer: BODY, TEXT, and the
+ * header keys (FROM, TO, ..., HEADER name). */
 struct search_index_key {
-	enum search_text_kind kind; /* SEARCH_TEXT_BODY or SEARCH_TEXT_ALL */
+	enum search_text_kind kind;
+	const char *field;          /* SEARCH_TEXT_HEADER: the field's name */
 	const char *needle;         /* as the client sent it; owned by the program */
 	struct search_node *node;   /* private */
 };
 
-/* The program's BODY and TEXT keys in tree order: a malloc'd array (NULL
- * when none) of *n_r keys, valid while the program lives. */
+/* The program's text keys in tree order: a malloc'd array (NULL when
+ * none) of *n_r keys, valid while the program lives. */
 struct search_index_key *search_program_index_keys(const struct search_program *p, size_t *n_r);
 /* From now on the key is YES exactly when m->uid is in hits[0..n_hits),
  * except for the UIDs in missing[0..n_missing) (messages the index could

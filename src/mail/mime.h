@@ -127,6 +127,19 @@ bool mail_body_contains(const char *msg, size_t len, const void *parts, size_t p
  * again from msg when NULL or damaged). */
 void mail_search_text(const char *msg, size_t len, const void *parts, size_t parts_len,
 		      struct buf *hdr_r, struct buf *body_r);
+/* The top-level header fields an index also holds apart, for SEARCH FROM,
+ * TO, CC, BCC, SUBJECT (and HEADER with these names). */
+#define MAIL_SEARCH_FIELDS 5
+extern const char *const mail_search_field_names[MAIL_SEARCH_FIELDS];
+/* The index of name among mail_search_field_names (case-insensitive), or
+ * -1 when an index does not hold that field apart. */
+int mail_search_field(const char *name);
+/* Appends to fields_r[k], for every top-level header field named
+ * mail_search_field_names[k], its decoded value folded and sanitized as
+ * mail_search_text does, followed by MAIL_SEARCH_SEP: a needle that
+ * mail_search_index_needle accepts occurs in fields_r[k] exactly when
+ * mail_header_contains(msg, len, name, needle). */
+void mail_search_fields(const char *msg, size_t len, struct buf fields_r[MAIL_SEARCH_FIELDS]);
 /* Appends the folded needle to folded_r and returns whether an index built
  * from mail_search_text can answer it exactly: well-formed UTF-8, no NUL
  * or MAIL_SEARCH_SEP, at least three code points (a trigram index cannot

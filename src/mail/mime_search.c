@@ -370,6 +370,39 @@ void mail_search_text(const char *msg, size_t len, const void *parts, size_t par
 	free(nodes);
 }
 
+const char *const mail_search_field_names[MAIL_SEARCH_FIELDS] = {"From", "To", "Cc", "Bcc",
+								 "Subject"};
+
+int mail_search_field(const char *name)
+{
+	for (int k = 0; k < MAIL_SEARCH_FIELDS; k++)
+		if (strcasecmp(name, mail_search_field_names[k]) == 0)
+			return k;
+	return -1;
+}
+
+/* The same walk as mail_header_contains (the top-level header, each field
+ * RFC 2047-decoded), the texts through the index builder's sink. */
+void mail_search_fields(const char *msg, size_t len, struct buf fields_r[MAIL_SEARCH_FIELDS])
+{
+	struct mime_fields f;
+	struct buf text = {0};
+	struct mime_search_collect c = {0};
+	mime_fields_parse(msg, len, &f);
+	for (size_t i = 0; i < f.n; i++) {
+		int k = mail_search_field(f.v[i].name);
+		if (k < 0)
+			continue;
+		text.len = text.rpos = 0;
+		mime_header_decode_2047(f.v[i].value, f.v[i].value_len, &text);
+		c.hdr = &fields_r[k];
+		mime_search_collect_sink(&c, true, buf_rdata(&text), buf_rlen(&text));
+	}
+	buf_release(&text);
+	buf_release(&c.fold);
+	mime_fields_free(&f);
+}
+
 bool mail_search_index_needle(const char *needle, struct buf *folded_r)
 {
 	mime_search_fold(needle, strlen(needle), folded_r);

@@ -126,6 +126,13 @@ static void check_equivalence(const char *msg)
 	text_of(msg, &h, &b);
 	struct mail_summary s;
 	mime_parse(msg, strlen(msg), &s);
+	struct buf fb[MAIL_SEARCH_FIELDS] = {0};
+	const char *fields[MAIL_SEARCH_FIELDS];
+	mail_search_fields(msg, strlen(msg), fb);
+	for (int k = 0; k < MAIL_SEARCH_FIELDS; k++) {
+		buf_append(&fb[k], "", 1);
+		fields[k] = buf_rdata(&fb[k]);
+	}
 	struct buf all = {0};
 	mime_search_fold(msg, strlen(msg), &all);
 	buf_append(&all, "", 1);
@@ -147,6 +154,10 @@ static void check_equivalence(const char *msg)
 				                                    s.parts_len, needle, true) &&
 				     idx_body == mail_body_contains(msg, strlen(msg), s.parts,
 				                                    s.parts_len, needle, false);
+				for (int k = 0; k < MAIL_SEARCH_FIELDS && ok; k++)
+					ok = occurs(fields[k], fd, fl) ==
+					     mail_header_contains(msg, strlen(msg),
+					                          mail_search_field_names[k], needle);
 				checked++;
 			}
 			buf_release(&f);
@@ -154,6 +165,8 @@ static void check_equivalence(const char *msg)
 	}
 	test_assert(ok && checked > 50);
 	buf_release(&all);
+	for (int k = 0; k < MAIL_SEARCH_FIELDS; k++)
+		buf_release(&fb[k]);
 	mail_summary_free(&s);
 	free(h);
 	free(b);
@@ -170,6 +183,34 @@ static void test_equivalence(void)
 	    "Content-Transfer-Encoding: quoted-printable\r\n\r\nM=FCnchen ok\r\n"
 	    "--q\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hi</p>\r\n"
 	    "--q--\r\n");
+	/* Fields given twice, an encoded word, a nested message whose own
+	 * From is not the top-level one. */
+	check_equivalence("From: =?ISO-8859-1?Q?J=F6rg?= <jo@x.de>\r\nTo: one@a.org\r\n"
+	                  "Cc: Çà <c@b.org>\r\nTo: two@b.org\r\nBcc: hidden@c.org\r\n"
+	                  "Subject: =?UTF-8?B?0J/RgNC40LLQtdGC?= fwd\r\n"
+	                  "Content-Type: message/rfc822\r\n\r\n"
+	                  "From: inner@d.org\r\nSubject: inner one\r\n\r\ninner body\r\n");
+	test_end();
+}
+
+static void test_fields(void)
+{
+	test_begin("mail_search_fields: top-level From, To, Cc, Bcc, Subject apart");
+	const char *msg = "From: =?UTF-8?Q?Zo=C3=AB?= <Z@x.org>\r\nTo: a@x.org\r\n"
+	                  "X-To: no@x.org\r\nto: B@y.org\r\nSubject: Hello\r\n\r\n"
+	                  "From: body@x.org\r\n";
+	struct buf f[MAIL_SEARCH_FIELDS] = {0};
+	mail_search_fields(msg, strlen(msg), f);
+	const char *want[MAIL_SEARCH_FIELDS] = {"zoë <z@x.org>" SEP, "a@x.org" SEP "b@y.org" SEP, "",
+	                                        "", "hello" SEP};
+	for (int k = 0; k < MAIL_SEARCH_FIELDS; k++) {
+		test_assert(buf_rlen(&f[k]) == strlen(want[k]) &&
+		            (want[k][0] == '\0' ||
+		             memcmp(buf_rdata(&f[k]), want[k], buf_rlen(&f[k])) == 0));
+		buf_release(&f[k]);
+	}
+	test_assert(mail_search_field("SUBJECT") == 4 && mail_search_field("cc") == 2);
+	test_assert(mail_search_field("X-To") == -1 && mail_search_field("Received") == -1);
 	test_end();
 }
 
@@ -179,5 +220,6 @@ int main(void)
 	test_invalid_bytes();
 	test_needles();
 	test_equivalence();
+	test_fields();
 	return test_done();
 }

@@ -615,9 +615,9 @@ enum store_err store_changes(struct store_mailbox *mb, uint64_t since, uint32_t 
 
 /* --- full-text index --- */
 
-enum store_err store_fts_search(struct store_mailbox *mb, struct store_fts_query *q, size_t n,
-                                uint32_t **missing_r, size_t *n_missing_r,
-                                struct store_fts_info *info_r)
+static enum store_err store_fts_call(struct store_mailbox *mb, struct store_fts_query *q,
+                                     size_t n, bool may_index, uint32_t **missing_r,
+                                     size_t *n_missing_r, struct store_fts_info *info_r)
 {
 	*missing_r = NULL;
 	*n_missing_r = 0;
@@ -629,8 +629,8 @@ enum store_err store_fts_search(struct store_mailbox *mb, struct store_fts_query
 	memset(&info, 0, sizeof(info));
 	enum store_err ret = STORE_ERR_IO; /* no index: the caller scans */
 	if (mb->ops->fts_search != NULL)
-		ret = mb->ops->fts_search(mb, q, n, missing_r, n_missing_r, &info);
-	if (ret != STORE_OK) {
+		ret = mb->ops->fts_search(mb, q, n, may_index, missing_r, n_missing_r, &info);
+	if (ret != STORE_OK || info.stale) {
 		store_fts_query_free(q, n);
 		free(*missing_r);
 		*missing_r = NULL;
@@ -638,6 +638,23 @@ enum store_err store_fts_search(struct store_mailbox *mb, struct store_fts_query
 	}
 	if (info_r != NULL)
 		*info_r = info;
+	return ret;
+}
+
+enum store_err store_fts_search(struct store_mailbox *mb, struct store_fts_query *q, size_t n,
+                                uint32_t **missing_r, size_t *n_missing_r,
+                                struct store_fts_info *info_r)
+{
+	return store_fts_call(mb, q, n, true, missing_r, n_missing_r, info_r);
+}
+
+enum store_err store_fts_search_indexed(struct store_mailbox *mb, struct store_fts_query *q,
+                                        size_t n, struct store_fts_info *info_r)
+{
+	uint32_t *missing = NULL;
+	size_t n_missing = 0;
+	enum store_err ret = store_fts_call(mb, q, n, false, &missing, &n_missing, info_r);
+	free(missing); /* none: an index that covers the mailbox misses nothing */
 	return ret;
 }
 

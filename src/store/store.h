@@ -379,9 +379,17 @@ uint64_t store_mailbox_highestmodseq(struct store_mailbox *mb);
  * rebuild it at any time, and a backend without one simply fails
  * store_fts_search (the caller then scans). */
 
+/* Where a needle is looked for. */
+enum store_fts_scope {
+	STORE_FTS_TEXT,  /* TEXT: every header field and text part */
+	STORE_FTS_BODY,  /* BODY: the text parts */
+	STORE_FTS_FIELD, /* one top-level header field (FROM, TO, ..., HEADER) */
+};
+
 struct store_fts_query {
 	const char *needle; /* folded by mail_search_index_needle, which accepted it */
-	bool body_only;     /* BODY: the text parts; false: TEXT (header fields too) */
+	enum store_fts_scope scope;
+	int field; /* STORE_FTS_FIELD: mail_search_field() of the field's name */
 	/* Results: the matching UIDs of the mailbox, ascending, malloc'd
 	 * (NULL when none); free with store_fts_query_free. */
 	uint32_t *uids;
@@ -393,6 +401,7 @@ struct store_fts_info {
 	size_t deferred; /* left for later searches (a time budget per call) */
 	size_t dropped;  /* index entries of expunged messages dropped by it */
 	bool rebuilt;    /* the index was too full of garbage and started anew */
+	bool stale;      /* store_fts_search_indexed only: no answers, see there */
 };
 
 /* Brings the mailbox's index up to date (every message not yet indexed
@@ -411,6 +420,14 @@ struct store_fts_info {
 enum store_err store_fts_search(struct store_mailbox *mb, struct store_fts_query *q, size_t n,
 				uint32_t **missing_r, size_t *n_missing_r,
 				struct store_fts_info *info_r);
+/* The short path: answers q[0..n) only when the index already covers the
+ * mailbox and no indexing of the user's mail is under way. It never reads
+ * a message or indexes, so it may run at normal priority beside the
+ * sessions' work, while store_fts_search's indexing belongs on a
+ * low-priority pool. When it cannot answer, it returns STORE_OK with
+ * info_r->stale set and no results: call store_fts_search. */
+enum store_err store_fts_search_indexed(struct store_mailbox *mb, struct store_fts_query *q,
+					size_t n, struct store_fts_info *info_r);
 /* Frees the results of q[0..n). */
 void store_fts_query_free(struct store_fts_query *q, size_t n);
 

@@ -159,9 +159,11 @@ struct store_backend_ops {
 	                          store_change_fn *fn, void *ctx, uint64_t *highest_r);
 
 	/* Full-text index (store.h store_fts_search). Optional: NULL when the
-	 * backend has none (store_fts_search then fails and SEARCH scans). */
+	 * backend has none (store_fts_search then fails and SEARCH scans).
+	 * may_index false: store_fts_search_indexed (info_r->stale when the
+	 * index cannot answer without indexing). */
 	enum store_err (*fts_search)(struct store_mailbox *mb, struct store_fts_query *q, size_t n,
-	                             uint32_t **missing_r, size_t *n_missing_r,
+	                             bool may_index, uint32_t **missing_r, size_t *n_missing_r,
 	                             struct store_fts_info *info_r);
 
 	/* Quota (store.h): limits 0 = unlimited; usage kept with the messages. */

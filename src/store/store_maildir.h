@@ -406,7 +406,7 @@ enum store_err store_maildir_recover_mailbox(struct smd_user *u, const struct sm
 /* --- store_maildir_fts.c: the full-text index (roost-fts.sqlite) --- */
 
 enum store_err store_maildir_fts_search(struct store_mailbox *mb, struct store_fts_query *q,
-                                        size_t n, uint32_t **missing_r, size_t *n_missing_r,
+                                        size_t n, bool may_index, uint32_t **missing_r, size_t *n_missing_r,
                                         struct store_fts_info *info_r);
 /* Closes the user's full-text index (the user is being freed). */
 void store_maildir_fts_close(struct smd_user *u);

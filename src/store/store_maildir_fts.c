@@ -8,11 +8,13 @@
  * synchronous=NORMAL: a crash may lose the last batches, never consistency
  * between docs and fts, which change in the same transaction).
  *
- * Schema (PRAGMA user_version = 1):
+ * Schema (PRAGMA user_version = 2; another version is deleted and rebuilt):
  *   docs(docid INTEGER PRIMARY KEY AUTOINCREMENT, mailbox_id, uidvalidity,
  *        uid, UNIQUE(mailbox_id, uidvalidity, uid))
- *   fts  FTS5 (hdr, body), contentless (content=''), tokenize='trigram
- *        case_sensitive 1', detail='full'; rowid = docs.docid
+ *   fts  FTS5 (hdr, body, f0..f4), contentless (content=''),
+ *        tokenize='trigram case_sensitive 1', detail='full';
+ *        rowid = docs.docid; f0..f4 the top-level From, To, Cc, Bcc and
+ *        Subject fields apart (mail_search_fields), for SEARCH FROM etc.
  *   meta(key, value)   "garbage": fts rows whose docs row was dropped
  * A message's content never changes for (mailbox_id, uidvalidity, uid), so
  * that key is safe to cache under. The text is mail_search_text()'s output
@@ -36,10 +38,18 @@
  * whole catch-up and query; the user's lock is taken only inside, for each
  * short read of the main index or a message (store_maildir_msg_*), so the
  * user's other sessions wait at most one batch's metadata read. Order:
- * index lock, then user lock; never the reverse. */
+ * index lock, then user lock; never the reverse.
+ *
+ * Two callers' paths: store_fts_search catches up and then answers (on a
+ * low-priority pool: the first search of a large mailbox indexes for
+ * seconds); store_fts_search_indexed answers only when the index already
+ * covers the mailbox and no catch-up holds the lock (smf_index.indexing),
+ * so the common case, an indexed mailbox, runs at the sessions' priority
+ * and never waits behind indexing. */
 #include "store/store_maildir.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +61,7 @@
 #include "lib/xalloc.h"
 #include "mail/mime.h"
 
-#define SMF_VERSION 1
+#define SMF_VERSION 2
 /* Messages and text bytes per indexing transaction. */
 #define SMF_BATCH       256
 #define SMF_BATCH_BYTES (32u * 1024 * 1024)
@@ -68,10 +78,10 @@ static const char smf_schema[] =
     "CREATE TABLE IF NOT EXISTS docs(docid INTEGER PRIMARY KEY AUTOINCREMENT,"
     " mailbox_id INTEGER NOT NULL, uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL,"
     " UNIQUE(mailbox_id, uidvalidity, uid));"
-    "CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(hdr, body,"
+    "CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(hdr, body, f0, f1, f2, f3, f4,"
     " tokenize = 'trigram case_sensitive 1', content = '', detail = 'full');"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
 
 enum smf_stmt {
 	SMF_DOC_INSERT,
@@ -90,7 +100,8 @@ enum smf_stmt {
 
 static const char *const smf_sql[SMF_COUNT] = {
     [SMF_DOC_INSERT] = "INSERT INTO docs(mailbox_id, uidvalidity, uid) VALUES(?1, ?2, ?3)",
-    [SMF_FTS_INSERT] = "INSERT INTO fts(rowid, hdr, body) VALUES(?1, ?2, ?3)",
+    [SMF_FTS_INSERT] = "INSERT INTO fts(rowid, hdr, body, f0, f1, f2, f3, f4)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SMF_DOC_UIDS] = "SELECT uid FROM docs WHERE mailbox_id = ?1 AND uidvalidity = ?2"
                      " ORDER BY uid",
     [SMF_DOC_DELETE] = "DELETE FROM docs WHERE mailbox_id = ?1 AND uidvalidity = ?2"
@@ -109,6 +120,9 @@ static const char *const smf_sql[SMF_COUNT] = {
 
 struct smf_index {
 	pthread_mutex_t lock;
+	/* Set while a catch-up holds the lock, for the short path
+	 * (store_fts_search_indexed), which must not wait seconds for it. */
+	atomic_bool indexing;
 	sqlite3 *db;
 	sqlite3_stmt *stmts[SMF_COUNT];
 };
@@ -465,7 +479,7 @@ struct smf_batch {
 	size_t n;
 	char *data; /* message bytes, reused */
 	size_t data_cap;
-	struct buf hdr, body;
+	struct buf hdr, body, fields[MAIL_SEARCH_FIELDS];
 };
 
 static int smf_fetch_cb(void *ctx, const struct store_msg *m)
@@ -540,6 +554,9 @@ static enum store_err smf_insert(struct smf_ctx *c, struct smf_batch *b, uint32_
 	sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(c->x->db));
 	sqlite3_bind_text(s, 2, buf_rdata(&b->hdr), (int)buf_rlen(&b->hdr), SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, buf_rdata(&b->body), (int)buf_rlen(&b->body), SQLITE_STATIC);
+	for (int k = 0; k < MAIL_SEARCH_FIELDS; k++)
+		sqlite3_bind_text(s, 4 + k, buf_rdata(&b->fields[k]), (int)buf_rlen(&b->fields[k]),
+		                  SQLITE_STATIC);
 	err = smf_step_done(c, s, "fts_insert");
 	if (err == STORE_OK)
 		c->info->indexed++;
@@ -562,6 +579,10 @@ static enum store_err smf_index_batch(struct smf_ctx *c, struct smf_batch *b)
 		b->hdr.len = b->hdr.rpos = 0;
 		b->body.len = b->body.rpos = 0;
 		mail_search_text(b->data, len, b->v[i].parts, b->v[i].parts_len, &b->hdr, &b->body);
+		for (int k = 0; k < MAIL_SEARCH_FIELDS; k++)
+			b->fields[k].len = b->fields[k].rpos = 0;
+		mail_search_fields(b->data, len, b->fields);
+		/* The fields are parts of the header text: its bound covers them. */
 		if (buf_rlen(&b->hdr) > INT32_MAX / 2 || buf_rlen(&b->body) > INT32_MAX / 2) {
 			smf_missing_add(c, b->v[i].uid); /* beyond SQLite's limits: scan it */
 			continue;
@@ -606,6 +627,8 @@ static enum store_err smf_index_all(struct smf_ctx *c, const struct smf_uids *ad
 	free(b.data);
 	buf_release(&b.hdr);
 	buf_release(&b.body);
+	for (int k = 0; k < MAIL_SEARCH_FIELDS; k++)
+		buf_release(&b.fields[k]);
 	return err;
 }
 
@@ -693,12 +716,19 @@ static int smf_uid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The FTS5 query: one phrase (quotes doubled), limited to the body
- * column for BODY. */
+/* The FTS5 query: one phrase (quotes doubled), limited to the columns of
+ * the query's scope. TEXT names no column: the field columns hold copies
+ * of parts of hdr (mail_search_fields walks the same top-level header),
+ * so they add no match, and a column filter costs about a third more. */
 static char *smf_match_expr(const struct store_fts_query *q)
 {
 	struct buf e = {0};
-	buf_append_str(&e, q->body_only ? "body : \"" : "\"");
+	if (q->scope == STORE_FTS_BODY)
+		buf_append_str(&e, "body : \"");
+	else if (q->scope == STORE_FTS_FIELD)
+		buf_printf(&e, "f%d : \"", q->field);
+	else
+		buf_append_str(&e, "\"");
 	for (const char *p = q->needle; *p != '\0'; p++) {
 		if (*p == '"')
 			buf_append(&e, "\"", 1);
@@ -710,6 +740,8 @@ static char *smf_match_expr(const struct store_fts_query *q)
 
 static enum store_err smf_query(struct smf_ctx *c, struct store_fts_query *q)
 {
+	if (q->scope == STORE_FTS_FIELD && (q->field < 0 || q->field >= MAIL_SEARCH_FIELDS))
+		return STORE_ERR_IO; /* not held apart: the caller scans */
 	char *expr = smf_match_expr(q);
 	sqlite3_stmt *s = smf_stmt(c->x, SMF_MATCH);
 	sqlite3_bind_text(s, 1, expr, -1, SQLITE_STATIC);
@@ -732,16 +764,24 @@ static enum store_err smf_query(struct smf_ctx *c, struct store_fts_query *q)
 	return STORE_OK;
 }
 
-/* Index lock held: open, catch up when needed, answer. */
+/* Index lock held: open, catch up when needed (may_index) or give up
+ * (info->stale), answer. */
 static enum store_err smf_search(struct smf_ctx *c, uint32_t count, uint32_t max,
-                                 struct store_fts_query *q, size_t n)
+                                 struct store_fts_query *q, size_t n, bool may_index)
 {
 	bool fresh = false;
 	enum store_err err = smf_open(c);
 	if (err == STORE_OK)
 		err = smf_up_to_date(c, count, max, &fresh);
-	if (err == STORE_OK && !fresh)
+	if (err == STORE_OK && !fresh && !may_index) {
+		c->info->stale = true;
+		return STORE_OK;
+	}
+	if (err == STORE_OK && !fresh) {
+		atomic_store(&c->x->indexing, true);
 		err = smf_catch_up(c);
+		atomic_store(&c->x->indexing, false);
+	}
 	if (err == STORE_ERR_CORRUPT) {
 		/* A damaged cache: start anew, next search rebuilds it. */
 		smf_rebuild(c);
@@ -751,9 +791,20 @@ static enum store_err smf_search(struct smf_ctx *c, uint32_t count, uint32_t max
 	return err;
 }
 
+/* Takes the index lock; false (the short path) when indexing holds it.
+ * A catch-up that begins between the check and the lock is waited for:
+ * a rare race that costs one query's wait. */
+static bool smf_lock(struct smf_index *x, bool may_index)
+{
+	if (!may_index && atomic_load(&x->indexing))
+		return false;
+	pthread_mutex_lock(&x->lock);
+	return true;
+}
+
 enum store_err store_maildir_fts_search(struct store_mailbox *pmb, struct store_fts_query *q,
-                                        size_t n, uint32_t **missing_r, size_t *n_missing_r,
-                                        struct store_fts_info *info_r)
+                                        size_t n, bool may_index, uint32_t **missing_r,
+                                        size_t *n_missing_r, struct store_fts_info *info_r)
 {
 	struct smf_ctx c = {.u = store_maildir_mailbox_of(pmb)->u, .pmb = pmb, .info = info_r};
 	uint32_t count = 0, max = 0;
@@ -761,8 +812,11 @@ enum store_err store_maildir_fts_search(struct store_mailbox *pmb, struct store_
 	if (err != STORE_OK)
 		return err;
 	c.x = c.u->fts;
-	pthread_mutex_lock(&c.x->lock);
-	err = smf_search(&c, count, max, q, n);
+	if (!smf_lock(c.x, may_index)) {
+		info_r->stale = true;
+		return STORE_OK;
+	}
+	err = smf_search(&c, count, max, q, n, may_index);
 	pthread_mutex_unlock(&c.x->lock);
 	if (err == STORE_OK && c.n_missing > 1)
 		qsort(c.missing, c.n_missing, sizeof(*c.missing), smf_uid_cmp);

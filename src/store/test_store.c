@@ -20,6 +20,7 @@
 
 #include "lib/test.h"
 #include "lib/xalloc.h"
+#include "mail/mime.h"
 #include "store/store.h"
 #include "store/store_backend.h"
 
@@ -1193,29 +1194,37 @@ static void test_append_writer_lock(void)
 
 /* --- full-text index (store_fts_search) --- */
 
-/* Runs one query of kind body_only on the open mailbox; returns its hits
- * as a bitmask of UIDs (< 32), or -1 on error. */
-static long fts_hits(struct store_mailbox *mb, const char *needle, bool body_only,
+/* Runs query q on the open mailbox; returns its hits as a bitmask of UIDs
+ * (< 32), or -1 on error. */
+static long fts_mask(struct store_mailbox *mb, struct store_fts_query *q,
                      struct store_fts_info *info_r)
 {
-	struct store_fts_query q = {.needle = needle, .body_only = body_only};
 	uint32_t *missing = NULL;
 	size_t n_missing = 0;
 	struct store_fts_info info;
-	if (store_fts_search(mb, &q, 1, &missing, &n_missing, &info) != STORE_OK)
+	if (store_fts_search(mb, q, 1, &missing, &n_missing, &info) != STORE_OK)
 		return -1;
 	long mask = n_missing > 0 ? -2 : 0;
-	for (size_t i = 0; i < q.n_uids && mask >= 0; i++) {
-		if (i > 0 && q.uids[i] <= q.uids[i - 1])
+	for (size_t i = 0; i < q->n_uids && mask >= 0; i++) {
+		if (i > 0 && q->uids[i] <= q->uids[i - 1])
 			mask = -3; /* not ascending */
-		else if (q.uids[i] < 32)
-			mask |= 1L << q.uids[i];
+		else if (q->uids[i] < 32)
+			mask |= 1L << q->uids[i];
 	}
-	store_fts_query_free(&q, 1);
+	store_fts_query_free(q, 1);
 	free(missing);
 	if (info_r != NULL)
 		*info_r = info;
 	return mask;
+}
+
+/* Runs one query of kind body_only (else TEXT). */
+static long fts_hits(struct store_mailbox *mb, const char *needle, bool body_only,
+                     struct store_fts_info *info_r)
+{
+	struct store_fts_query q = {.needle = needle,
+	                            .scope = body_only ? STORE_FTS_BODY : STORE_FTS_TEXT};
+	return fts_mask(mb, &q, info_r);
 }
 
 #define B(uid) (1L << (uid))
@@ -1224,7 +1233,8 @@ static long fts_hits(struct store_mailbox *mb, const char *needle, bool body_onl
 static long fts_count(struct store_mailbox *mb, const char *needle, bool body_only,
                       struct store_fts_info *info_r)
 {
-	struct store_fts_query q = {.needle = needle, .body_only = body_only};
+	struct store_fts_query q = {.needle = needle,
+	                            .scope = body_only ? STORE_FTS_BODY : STORE_FTS_TEXT};
 	uint32_t *missing = NULL;
 	size_t n_missing = 0;
 	if (store_fts_search(mb, &q, 1, &missing, &n_missing, info_r) != STORE_OK)
@@ -1289,6 +1299,96 @@ static void test_fts_index_query(void)
 	test_end();
 }
 
+/* SEARCH FROM/TO/...: one top-level field's text, not the whole header. */
+static long fts_field_hits(struct store_mailbox *mb, const char *field, const char *needle)
+{
+	struct store_fts_query q = {.needle = needle, .scope = STORE_FTS_FIELD,
+	                            .field = mail_search_field(field)};
+	return fts_mask(mb, &q, NULL);
+}
+
+static void test_fts_fields(void)
+{
+	test_begin("store: full-text index, header fields apart (FROM, TO, CC, BCC, SUBJECT)");
+	struct store *st = fresh_store();
+	struct store_user *u;
+	test_assert(store_user_open(st, "alice", &u) == STORE_OK);
+	append(u, "INBOX", "From: Alice <alice@x.org>\r\nTo: bob@y.org\r\nSubject: lunch\r\n\r\n"
+	       "carol wrote this\r\n", 0, NULL);
+	append(u, "INBOX", "From: bob@y.org\r\nTo: alice@x.org\r\nCc: carol@z.org\r\n"
+	       "Subject: =?UTF-8?Q?r=C3=A9union?=\r\n\r\nlunch\r\n", 0, NULL);
+	append(u, "INBOX", "From: dave@w.org\r\nBcc: alice@x.org\r\n\r\nbye\r\n", 0, NULL);
+	struct store_mailbox *mb;
+	struct store_mailbox_info info;
+	test_assert(store_mailbox_open(u, "INBOX", true, &mb, &info) == STORE_OK);
+	store_mailbox_info_free(&info);
+	test_assert(fts_field_hits(mb, "From", "alice") == B(1));
+	test_assert(fts_field_hits(mb, "to", "alice") == B(2));
+	test_assert(fts_field_hits(mb, "BCC", "alice") == B(3));
+	test_assert(fts_field_hits(mb, "cc", "carol") == B(2));
+	test_assert(fts_field_hits(mb, "subject", "lunch") == B(1));
+	test_assert(fts_field_hits(mb, "subject", "réunion") == B(2));
+	test_assert(fts_field_hits(mb, "from", "y.org") == B(2));
+	/* Whole-header and body answers are unchanged by the extra columns. */
+	test_assert(fts_hits(mb, "alice", false, NULL) == (B(1) | B(2) | B(3)));
+	test_assert(fts_hits(mb, "lunch", true, NULL) == B(2));
+	test_assert(fts_hits(mb, "carol", true, NULL) == B(1));
+	/* A field the index does not hold apart: an error, the caller scans. */
+	struct store_fts_query q = {.needle = "alice", .scope = STORE_FTS_FIELD, .field = -1};
+	uint32_t *missing = NULL;
+	size_t n_missing = 0;
+	test_assert(store_fts_search(mb, &q, 1, &missing, &n_missing, NULL) != STORE_OK);
+	store_mailbox_close(&mb);
+	store_user_unref(&u);
+	store_close(&st);
+	test_end();
+}
+
+/* The short path answers only from an index that covers the mailbox:
+ * stale before the first catch-up and after a delivery, never indexing;
+ * the same answers as store_fts_search once it covers it. */
+static long fts_indexed_hits(struct store_mailbox *mb, const char *needle, bool *stale_r)
+{
+	struct store_fts_query q = {.needle = needle};
+	struct store_fts_info fi;
+	if (store_fts_search_indexed(mb, &q, 1, &fi) != STORE_OK)
+		return -1;
+	long mask = 0;
+	for (size_t i = 0; i < q.n_uids; i++)
+		mask |= q.uids[i] < 32 ? 1L << q.uids[i] : 0;
+	store_fts_query_free(&q, 1);
+	*stale_r = fi.stale;
+	return fi.indexed == 0 ? mask : -4;
+}
+
+static void test_fts_indexed_short_path(void)
+{
+	test_begin("store: full-text index, the short path answers only when it covers the mailbox");
+	struct store *st = fresh_store();
+	struct store_user *u;
+	test_assert(store_user_open(st, "alice", &u) == STORE_OK);
+	append(u, "INBOX", "Subject: one\r\n\r\nthe schedule\r\n", 0, NULL);
+	append(u, "INBOX", "Subject: two\r\n\r\nnothing here\r\n", 0, NULL);
+	struct store_mailbox *mb;
+	struct store_mailbox_info info;
+	test_assert(store_mailbox_open(u, "INBOX", true, &mb, &info) == STORE_OK);
+	store_mailbox_info_free(&info);
+	bool stale = false;
+	test_assert(fts_indexed_hits(mb, "schedule", &stale) == 0 && stale);
+	test_assert(fts_hits(mb, "schedule", false, NULL) == B(1));
+	test_assert(fts_indexed_hits(mb, "schedule", &stale) == B(1) && !stale);
+	test_assert(fts_indexed_hits(mb, "nothing", &stale) == B(2) && !stale);
+	test_assert(append(u, "INBOX", "Subject: 3\r\n\r\nschedule\r\n", 0, NULL) == 3);
+	test_assert(fts_indexed_hits(mb, "schedule", &stale) == 0 && stale);
+	struct store_fts_info fi;
+	test_assert(fts_hits(mb, "schedule", false, &fi) == (B(1) | B(3)) && fi.indexed == 1);
+	test_assert(fts_indexed_hits(mb, "schedule", &stale) == (B(1) | B(3)) && !stale);
+	store_mailbox_close(&mb);
+	store_user_unref(&u);
+	store_close(&st);
+	test_end();
+}
+
 /* Appends n copies of data in one transaction. */
 static bool append_many(struct store_user *u, const char *data, size_t n)
 {
@@ -1332,7 +1432,7 @@ static void test_fts_garbage_rebuild(void)
 	free(gone);
 	free(bulk);
 	/* 1100 garbage rows > 1000 and > 1 live: the index starts anew. */
-	struct store_fts_query q = {.needle = "keeper", .body_only = true};
+	struct store_fts_query q = {.needle = "keeper", .scope = STORE_FTS_BODY};
 	uint32_t *missing = NULL;
 	size_t n_missing = 0;
 	test_assert(store_fts_search(mb, &q, 1, &missing, &n_missing, &fi) == STORE_OK);
@@ -1405,7 +1505,7 @@ static void test_fts_catch_up_budget(void)
 	store_mailbox_info_free(&info);
 	size_t total_indexed = 0, rounds = 0, deferred_first = 0;
 	for (;;) {
-		struct store_fts_query q = {.needle = "needle", .body_only = true};
+		struct store_fts_query q = {.needle = "needle", .scope = STORE_FTS_BODY};
 		uint32_t *missing = NULL;
 		size_t n_missing = 0;
 		struct store_fts_info fi;
@@ -1484,6 +1584,8 @@ int main(void)
 	test_concurrent();
 	test_append_writer_lock();
 	test_fts_index_query();
+	test_fts_indexed_short_path();
+	test_fts_fields();
 	test_fts_garbage_rebuild();
 	test_fts_catch_up_budget();
 	test_linger();

@@ -1,4 +1,5 @@
-"""SEARCH BODY / TEXT through the full-text index (roost-fts.sqlite) answer
+"""SEARCH BODY / TEXT / FROM / TO / CC / BCC / SUBJECT through the full-text
+index (roost-fts.sqlite) answer
 exactly what the scanner answers (RFC 9051 §6.4.4 substring semantics).
 
 Two servers hold the same messages: one with the index (the default,
@@ -122,6 +123,24 @@ QUERIES = [
     ('BODY "say \\"hi\\""', [5]),
     ('BODY "\\"hi\\" t"', [5]),
     ('TEXT "nothing-at-all-matches"', []),
+    # Header keys: one top-level field each, answered from the index's
+    # field columns (needles of three characters or more).
+    ('FROM "alice"', [1]),
+    ('FROM "example.com"', [1, 2, 5, 6, 7]),
+    ('TO "alice"', [2, 3]),
+    ('TO "bob@example.com"', [1, 5]),
+    ('CC "alice"', []),
+    ('BCC "alice"', []),
+    ('SUBJECT "überweisung"', [2]),
+    ('SUBJECT "CAFÉ MENU"', [4]),
+    ('SUBJECT "inner subject"', []),
+    ('FROM "inner@"', []),
+    ('HEADER SUBJECT "schedule"', [1]),
+    ('HEADER X-Custom "marker-42"', [4]),
+    ('FROM "al"', [1]),
+    ('SUBJECT "zz top" FROM "eve"', [5]),
+    ('OR FROM "dave" TO "dave"', [4]),
+    ('NOT FROM "example.com"', [3, 4]),
 ]
 
 
