@@ -545,8 +545,8 @@ def time_select_search(server, password, rounds=5):
     (loopback round trip included): SELECT INBOX; SEARCH TEXT of a word in
     almost every message ("schedule") and of one in none ("quarterly": the
     corpus's vocabulary is small, every word of it is common).
-    Before them the first search is timed alone: roost then indexes for
-    at most its fts_index_budget_ms, scans the rest and indexes it in the
+    Before them the first search is timed alone: roost scans what is not
+    indexed yet (a search never waits for indexing) and indexes it in the
     background; the warm figures are taken once that is done (a search of
     a word found nowhere answers in well under a second), as in steady
     state, where mail is indexed as it is searched. Dovecot here has no

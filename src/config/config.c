@@ -140,12 +140,13 @@ static const struct option options[] = {
 	       "users kept open that way at most, the longest unused closed first (each holds "
 	       "two descriptors and its SQLite page cache)"),
 	TYPED(OPT_BOOL, fts, "yes",
-	      "keep a full-text index per user (roost-fts.sqlite beside the index, a cache "
-	      "built on the first SEARCH BODY/TEXT of each mailbox) so such searches need not "
-	      "read every message; no = always scan"),
+	      "keep a full-text index per user (roost-fts.sqlite, a cache built in the "
+	      "background after a mailbox's first SEARCH BODY/TEXT/FROM/TO/CC/BCC/SUBJECT); "
+	      "no = always scan"),
 	NUMBER(OPT_UINT, fts_index_budget_ms, "2000", 1, 600000,
-	       "indexing time one SEARCH may spend on messages not yet in the full-text index; "
-	       "the rest is scanned this time and indexed in the background"),
+	       "indexing time of one background job of the full-text index (low priority; each "
+	       "queues the next); a SEARCH never waits for it: messages not indexed yet are "
+	       "scanned"),
 	NUMBER(OPT_SIZE, mail_quota, "0", 0, SIZE_MAX,
 	       "storage quota of each user (sum of message sizes); APPEND/COPY/delivery over it "
 	       "is refused; the passwd-file extra field userdb_quota_rule=*:storage=<size> "

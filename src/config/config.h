@@ -57,7 +57,7 @@ struct config {
 	/* storage */
 	char *mail_root;         /* default "mail" */
 	bool mail_fsync;         /* default yes */
-	unsigned fts_index_budget_ms; /* indexing time per SEARCH, then background */
+	unsigned fts_index_budget_ms; /* indexing time per background job */
 	unsigned mail_linger;       /* seconds an unused user stays open; 0 = close at once */
 	unsigned mail_linger_users; /* users kept open that way at most */
 	bool fts;                /* default yes: full-text index for SEARCH BODY/TEXT */

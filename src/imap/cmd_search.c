@@ -17,13 +17,13 @@
  *
  * Full-text index (store_fts_search): when the program has BODY, TEXT or
  * FROM/TO/CC/BCC/SUBJECT keys whose needles the index can answer exactly
- * (mail_search_index_needle), a store-pool job queries the index when it
- * already covers the mailbox; otherwise an index-pool job (low priority)
- * first brings it up to date, then queries it (never on the loop: the
- * first search of a large mailbox reads all of it). The session waits
- * meanwhile and other sessions are unaffected. Those keys are then answered from the
- * returned UID lists with no message read; messages the index could not
- * cover are scanned as before. When nothing else needs metadata, the
+ * (mail_search_index_needle), a store-pool job queries the index as it
+ * stands (never on the loop); the session waits meanwhile and other
+ * sessions are unaffected. Messages not indexed yet come back as missing
+ * and are scanned, and background jobs on the index pool (low priority)
+ * index them, so no search waits for indexing. Those keys are then
+ * answered from the returned UID lists with no message read; messages
+ * the index does not cover are scanned as before. When nothing else needs metadata, the
  * program is evaluated over the view's UIDs alone (no store_fetch). If the
  * index fails, the search simply scans.
  *
@@ -543,33 +543,24 @@ static uint64_t cmd_search_us_since(const struct timespec *t0)
 	       (uint64_t)(t1.tv_nsec - t0->tv_nsec) / 1000;
 }
 
-/* Store pool, normal priority: the answer when the index already covers
- * the mailbox (cs->fts_info.stale otherwise). Touches only cs's fields. */
-static void cmd_search_fts_indexed_work(void *ctx)
-{
-	struct cmd_search *cs = ctx;
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cs->fts_err = store_fts_search_indexed(cs->mb, cs->fq, cs->n_fq, &cs->fts_info);
-	cs->fts_us = cmd_search_us_since(&t0);
-}
-
-/* Index pool, low priority: catch-up, then the answer. */
+/* Store pool, normal priority: the index's answers as it stands (it
+ * never indexes). Touches only cs's own fields. */
 static void cmd_search_fts_work(void *ctx)
 {
 	struct cmd_search *cs = ctx;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cs->fts_err = store_fts_search(cs->mb, cs->fq, cs->n_fq, &cs->fts_missing,
-	                               &cs->n_fts_missing, &cs->fts_info);
-	cs->fts_us += cmd_search_us_since(&t0);
+	cs->fts_err = store_fts_search_indexed(cs->mb, cs->fq, cs->n_fq, &cs->fts_missing,
+	                                       &cs->n_fts_missing, &cs->fts_info);
+	cs->fts_us = cmd_search_us_since(&t0);
 }
 
-/* Indexing a large mailbox stops after a time budget (store.h); the rest
- * is indexed in the background, one budget per job on the index pool,
- * each job queueing the next until the mailbox is done or shutdown
- * begins. A job opens the user and the mailbox itself: the session may
- * be gone by then. */
+/* Messages not indexed yet are indexed in the background, one time
+ * budget (fts_index_budget_ms) per job on the index pool (nice 10), each
+ * job queueing the next until the mailbox is done or shutdown begins;
+ * the store hands the first job to one search at a time (index_later).
+ * A job opens the user and the mailbox itself: the session may be gone
+ * by then. */
 struct cmd_search_fts_bg {
 	struct imap_ctx *ctx;
 	char *user;
@@ -623,20 +614,14 @@ static void cmd_search_fts_done(void *ctx)
 {
 	struct cmd_search *cs = ctx;
 	struct session *s = cs->session;
+	cs->session = NULL;
 	if (!session_job_end(s)) {
-		cs->session = NULL;
 		cmd_search_free(cs);
 		return;
 	}
-	if (cs->fts_err == STORE_OK && cs->fts_info.stale) {
-		/* The index needs catching up first: on the index pool. */
-		cs->fts_info.stale = false;
-		session_job_begin(s);
-		workpool_submit(s->ctx->index_pool, conn_loop(s->conn), cmd_search_fts_work,
-		                cmd_search_fts_done, cs);
-		return;
-	}
-	cs->session = NULL;
+	/* The queries ran beside the loops, at their priority: the user's
+	 * budget pays for them (indexing at nice 10 takes only idle time). */
+	session_charge_pool_time(s, cs->fts_us);
 	if (cs->fts_err == STORE_OK) {
 		for (size_t i = 0; i < cs->n_fq; i++)
 			search_index_key_set_hits(&cs->keys[cs->key_of[i]], cs->fq[i].uids,
@@ -645,7 +630,7 @@ static void cmd_search_fts_done(void *ctx)
 		bool all_keys = cs->n_fq == cs->n_keys_total;
 		cs->need_parts = cs->prog->need_parts && !(all_keys && cs->n_fts_missing == 0);
 		cs->uids_only = cs->n_fts_missing == 0 && !search_program_needs_meta(cs->prog);
-		if (cs->fts_info.deferred > 0)
+		if (cs->fts_info.index_later)
 			cmd_search_fts_continue(s);
 	}
 	log_debug("event=search_fts sid=%016llx err=%d keys=%zu indexed=%zu deferred=%zu dropped=%zu "
@@ -688,8 +673,8 @@ enum cmd_result cmd_search_run(struct session *s, const struct imap_command *cmd
 		cs->session = s;
 		cs->mb = v->mb;
 		session_job_begin(s);
-		workpool_submit(s->ctx->store_pool, conn_loop(s->conn),
-		                cmd_search_fts_indexed_work, cmd_search_fts_done, cs);
+		workpool_submit(s->ctx->store_pool, conn_loop(s->conn), cmd_search_fts_work,
+		                cmd_search_fts_done, cs);
 		return CMD_ASYNC;
 	}
 	session_set_producer(s, cmd_search_produce, cmd_search_free, cs);

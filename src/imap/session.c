@@ -94,6 +94,12 @@ static void session_charge_cpu(struct session *s, uint64_t start_ns)
 	limits_cpu_add(s->limits, ns / 1000, loop_now_ms(conn_loop(s->conn)));
 }
 
+void session_charge_pool_time(struct session *s, uint64_t us)
+{
+	if (s->limits != NULL && s->user != NULL)
+		limits_cpu_add(s->limits, us, loop_now_ms(conn_loop(s->conn)));
+}
+
 static void session_metrics_cmd_begin(struct session *s, const struct imap_command *cmd)
 {
 	s->metrics_cmd = metrics_command_id(cmd->name);

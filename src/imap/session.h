@@ -169,6 +169,10 @@ void session_throttle_end(struct session *s);
  * names and strings, rev2 response forms. */
 bool session_rev2(const struct session *s);
 bool session_utf8(const struct session *s);
+/* Charges us microseconds of a pool thread's time, spent at the sessions'
+ * priority on this session's behalf (e.g. a full-text query), to the
+ * user's work budget (user_cpu_percent), as the loop's own slices are. */
+void session_charge_pool_time(struct session *s, uint64_t us);
 /* Pool job accounting: the session stays allocated while jobs > 0. */
 void session_job_begin(struct session *s);
 /* Returns false when the session is gone (it was freed here): the

@@ -630,7 +630,7 @@ static enum store_err store_fts_call(struct store_mailbox *mb, struct store_fts_
 	enum store_err ret = STORE_ERR_IO; /* no index: the caller scans */
 	if (mb->ops->fts_search != NULL)
 		ret = mb->ops->fts_search(mb, q, n, may_index, missing_r, n_missing_r, &info);
-	if (ret != STORE_OK || info.stale) {
+	if (ret != STORE_OK) {
 		store_fts_query_free(q, n);
 		free(*missing_r);
 		*missing_r = NULL;
@@ -649,13 +649,10 @@ enum store_err store_fts_search(struct store_mailbox *mb, struct store_fts_query
 }
 
 enum store_err store_fts_search_indexed(struct store_mailbox *mb, struct store_fts_query *q,
-                                        size_t n, struct store_fts_info *info_r)
+                                        size_t n, uint32_t **missing_r, size_t *n_missing_r,
+                                        struct store_fts_info *info_r)
 {
-	uint32_t *missing = NULL;
-	size_t n_missing = 0;
-	enum store_err ret = store_fts_call(mb, q, n, false, &missing, &n_missing, info_r);
-	free(missing); /* none: an index that covers the mailbox misses nothing */
-	return ret;
+	return store_fts_call(mb, q, n, false, missing_r, n_missing_r, info_r);
 }
 
 void store_fts_query_free(struct store_fts_query *q, size_t n)

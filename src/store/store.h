@@ -398,36 +398,42 @@ struct store_fts_query {
 
 struct store_fts_info {
 	size_t indexed;  /* messages added to the index by this call */
-	size_t deferred; /* left for later searches (a time budget per call) */
+	size_t deferred; /* not indexed yet: left for later (in the missing list) */
 	size_t dropped;  /* index entries of expunged messages dropped by it */
 	bool rebuilt;    /* the index was too full of garbage and started anew */
-	bool stale;      /* store_fts_search_indexed only: no answers, see there */
+	/* store_fts_search_indexed: messages were missing and this caller
+	 * holds the user's claim on background indexing: it should queue
+	 * store_fts_search(mb, NULL, 0, ...) on a low-priority pool, and again
+	 * while that leaves messages deferred. */
+	bool index_later;
 };
 
 /* Brings the mailbox's index up to date (every message not yet indexed
  * is read and added, in batches, each its own transaction; expunged ones
- * are dropped), then answers q[0..n). Indexing stops after a time budget
- * (about 2 s): the messages left are in *missing_r, and later calls go
- * on indexing them. Blocking: run it on a worker pool, never on a
- * network loop. Other users are not held up, and the
- * user's other operations wait only for short moments between batches.
+ * are dropped), then answers q[0..n) (n = 0: indexing alone, what the
+ * background jobs do). Indexing stops after a time budget (about 2 s):
+ * the messages left are in *missing_r and counted in info_r->deferred,
+ * and later calls go on indexing them. Blocking and CPU-heavy: run it on
+ * a low-priority worker pool, never on a network loop. Other users are
+ * not held up, and the user's searches and other operations wait only
+ * for short moments between batches.
  * *missing_r (malloc'd, ascending, may be NULL) lists the UIDs that were
- * in the mailbox but could not be indexed (e.g. a file that vanished):
- * answers for them are unknown and the caller scans them; UIDs that are
- * in neither the mailbox nor *missing_r were expunged and match nothing.
- * info_r may be NULL. On any error (STORE_ERR_IO also when the backend has
- * no index) the queries have no results and the caller scans. */
+ * in the mailbox but are not indexed (left for later, or e.g. a file that
+ * vanished): answers for them are unknown and the caller scans them; UIDs
+ * that are in neither the mailbox nor *missing_r were expunged and match
+ * nothing. info_r may be NULL. On any error (STORE_ERR_IO also when the
+ * backend has no index) the queries have no results and the caller scans. */
 enum store_err store_fts_search(struct store_mailbox *mb, struct store_fts_query *q, size_t n,
 				uint32_t **missing_r, size_t *n_missing_r,
 				struct store_fts_info *info_r);
-/* The short path: answers q[0..n) only when the index already covers the
- * mailbox and no indexing of the user's mail is under way. It never reads
- * a message or indexes, so it may run at normal priority beside the
- * sessions' work, while store_fts_search's indexing belongs on a
- * low-priority pool. When it cannot answer, it returns STORE_OK with
- * info_r->stale set and no results: call store_fts_search. */
+/* Answers q[0..n) from the index as it stands, never indexing, so it is
+ * short and may run at normal priority beside the sessions' work (while
+ * store_fts_search's indexing belongs on a low-priority pool). Messages
+ * not indexed yet are in *missing_r, as with store_fts_search, and
+ * info_r->index_later tells whether to queue the indexing. */
 enum store_err store_fts_search_indexed(struct store_mailbox *mb, struct store_fts_query *q,
-					size_t n, struct store_fts_info *info_r);
+					size_t n, uint32_t **missing_r, size_t *n_missing_r,
+					struct store_fts_info *info_r);
 /* Frees the results of q[0..n). */
 void store_fts_query_free(struct store_fts_query *q, size_t n);
 

@@ -160,8 +160,7 @@ struct store_backend_ops {
 
 	/* Full-text index (store.h store_fts_search). Optional: NULL when the
 	 * backend has none (store_fts_search then fails and SEARCH scans).
-	 * may_index false: store_fts_search_indexed (info_r->stale when the
-	 * index cannot answer without indexing). */
+	 * may_index false: store_fts_search_indexed. */
 	enum store_err (*fts_search)(struct store_mailbox *mb, struct store_fts_query *q, size_t n,
 	                             bool may_index, uint32_t **missing_r, size_t *n_missing_r,
 	                             struct store_fts_info *info_r);

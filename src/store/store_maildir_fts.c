@@ -34,18 +34,27 @@
  * new message would raise the highest UID, an expunge lower the count).
  * Otherwise catch-up merges the two UID lists.
  *
- * Locking: the index has its own mutex (struct smf_index.lock), held for a
- * whole catch-up and query; the user's lock is taken only inside, for each
- * short read of the main index or a message (store_maildir_msg_*), so the
- * user's other sessions wait at most one batch's metadata read. Order:
- * index lock, then user lock; never the reverse.
+ * Two paths:
+ *   - store_fts_search_indexed (searches, at the sessions' priority)
+ *     never indexes: it answers from the index as it stands, and lists
+ *     the messages not indexed yet as missing (the caller scans them).
+ *     When the index covers the mailbox (the cheap check above) that is
+ *     one query per key; otherwise both UID lists are read, the missing
+ *     ones are returned and hits of expunged messages are dropped. It
+ *     asks its caller to queue background indexing (index_later), once:
+ *     a claim with a time stamp, refreshed by each indexing call and
+ *     released when nothing is left, so a lost job only delays the next
+ *     claim by SMF_CLAIM_TTL_MS.
+ *   - store_fts_search / store_fts_index catch up within the time budget
+ *     (for a low-priority pool), then answer.
  *
- * Two callers' paths: store_fts_search catches up and then answers (on a
- * low-priority pool: the first search of a large mailbox indexes for
- * seconds); store_fts_search_indexed answers only when the index already
- * covers the mailbox and no catch-up holds the lock (smf_index.indexing),
- * so the common case, an indexed mailbox, runs at the sessions' priority
- * and never waits behind indexing. */
+ * Locking: the index's connection has its own mutex (smf_index.lock),
+ * held for one query, one phase of a catch-up or one batch of messages,
+ * so a search waits at most for one batch; smf_index.indexer makes
+ * catch-ups take turns. The user's lock is taken only inside, for each
+ * short read of the main index or a message (store_maildir_msg_*), so
+ * the user's other sessions wait at most one batch's metadata read.
+ * Order: indexer, index lock, then user lock; never the reverse. */
 #include "store/store_maildir.h"
 
 #include <errno.h>
@@ -65,11 +74,10 @@
 /* Messages and text bytes per indexing transaction. */
 #define SMF_BATCH       256
 #define SMF_BATCH_BYTES (32u * 1024 * 1024)
-/* Indexing time one search may spend catching up (store_settings
- * fts_catch_up_ms overrides it): a first search of a large mailbox
- * (100,000 messages take minutes to index) must not leave its client
- * waiting past its timeout. What is left is scanned this time (the
- * missing list) and indexed by the next searches. */
+/* Indexing time of one catch-up call (store_settings fts_catch_up_ms
+ * overrides it): a background job indexes this long, then queues the
+ * next, so the index pool is shared between users and shutdown is not
+ * held up (100,000 messages take minutes to index). */
 #define SMF_CATCH_UP_MS 2000
 /* Garbage rows that justify a rebuild (when also more than the live rows). */
 #define SMF_REBUILD_MIN 1000
@@ -118,11 +126,16 @@ static const char *const smf_sql[SMF_COUNT] = {
     [SMF_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
 };
 
+/* A claim on background indexing older than this is taken again (its
+ * job was lost, or the index pool is starved: a second job only waits
+ * for the first at the indexer lock). */
+#define SMF_CLAIM_TTL_MS 30000
+
 struct smf_index {
-	pthread_mutex_t lock;
-	/* Set while a catch-up holds the lock, for the short path
-	 * (store_fts_search_indexed), which must not wait seconds for it. */
-	atomic_bool indexing;
+	pthread_mutex_t lock;    /* the connection */
+	pthread_mutex_t indexer; /* one catch-up at a time */
+	/* Background indexing claimed at this time (ms, monotonic); 0 none. */
+	_Atomic uint64_t claim_ms;
 	sqlite3 *db;
 	sqlite3_stmt *stmts[SMF_COUNT];
 };
@@ -281,6 +294,7 @@ void store_maildir_fts_close(struct smd_user *u)
 		return;
 	smf_db_close(x);
 	pthread_mutex_destroy(&x->lock);
+	pthread_mutex_destroy(&x->indexer);
 	free(x);
 	u->fts = NULL;
 }
@@ -321,6 +335,7 @@ static enum store_err smf_mailbox_state(struct smf_ctx *c, uint32_t *count_r, ui
 	if (err == STORE_OK && u->fts == NULL) {
 		u->fts = xcalloc(1, sizeof(*u->fts));
 		pthread_mutex_init(&u->fts->lock, NULL);
+		pthread_mutex_init(&u->fts->indexer, NULL);
 	}
 	pthread_mutex_unlock(&u->lock);
 	return err;
@@ -600,8 +615,9 @@ static uint64_t smf_now_ms(void)
 }
 
 /* Indexes add[0..n): per batch, the part trees in one metadata read, then
- * each message's bytes; past SMF_CATCH_UP_MS the rest is left for later
- * (and listed as missing: this search scans it). */
+ * each message's bytes, under the index lock; past SMF_CATCH_UP_MS the
+ * rest is left for later (and listed as missing: this search scans it).
+ * Indexer lock held. */
 static enum store_err smf_index_all(struct smf_ctx *c, const struct smf_uids *add)
 {
 	struct smf_batch b = {.v = xmalloc(SMF_BATCH * sizeof(*b.v))};
@@ -618,8 +634,13 @@ static enum store_err smf_index_all(struct smf_ctx *c, const struct smf_uids *ad
 		size_t n = add->n - at < SMF_BATCH ? add->n - at : SMF_BATCH;
 		err = store_maildir_msg_fetch(c->pmb, add->v + at, n, STORE_FETCH_SUMMARY,
 		                              smf_fetch_cb, &b);
-		if (err == STORE_OK)
-			err = smf_index_batch(c, &b);
+		if (err == STORE_OK) {
+			pthread_mutex_lock(&c->x->lock);
+			err = smf_open(c); /* a search may have found it damaged */
+			if (err == STORE_OK)
+				err = smf_index_batch(c, &b);
+			pthread_mutex_unlock(&c->x->lock);
+		}
 		smf_batch_clear(&b);
 		at += n;
 	}
@@ -663,17 +684,21 @@ static void smf_merge(const uint32_t *mbox, size_t nm, const struct smf_uids *do
 	}
 }
 
-/* Brings the mailbox's docs to its messages: drops, maybe rebuilds, adds. */
-static enum store_err smf_catch_up(struct smf_ctx *c)
+/* The first phase of a catch-up, under the index lock: the UIDs to add;
+ * the expunged ones dropped, the database rebuilt when garbage outgrew
+ * it. */
+static enum store_err smf_catch_up_plan(struct smf_ctx *c, struct smf_uids *add)
 {
 	uint32_t *mbox = NULL;
 	size_t nm = 0;
-	struct smf_uids docs = {0}, add = {0}, gone = {0};
-	enum store_err err = store_maildir_msg_uids(c->pmb, &mbox, &nm);
+	struct smf_uids docs = {0}, gone = {0};
+	enum store_err err = smf_open(c);
+	if (err == STORE_OK)
+		err = store_maildir_msg_uids(c->pmb, &mbox, &nm);
 	if (err == STORE_OK)
 		err = smf_doc_uids(c, &docs);
 	if (err == STORE_OK) {
-		smf_merge(mbox, nm, &docs, &add, &gone);
+		smf_merge(mbox, nm, &docs, add, &gone);
 		err = smf_drop(c, &gone);
 	}
 	bool rebuild = false;
@@ -681,16 +706,27 @@ static enum store_err smf_catch_up(struct smf_ctx *c)
 		err = smf_too_much_garbage(c, &rebuild);
 	if (err == STORE_OK && rebuild) {
 		err = smf_rebuild(c);
-		add.n = 0;
+		add->n = 0;
 		for (size_t i = 0; i < nm; i++)
-			smf_uids_add(&add, mbox[i]);
+			smf_uids_add(add, mbox[i]);
 	}
-	if (err == STORE_OK)
-		err = smf_index_all(c, &add);
 	free(mbox);
 	free(docs.v);
-	free(add.v);
 	free(gone.v);
+	return err;
+}
+
+/* Brings the mailbox's docs to its messages: drops, maybe rebuilds, adds.
+ * Indexer lock held; the index lock is taken per phase and batch. */
+static enum store_err smf_catch_up(struct smf_ctx *c)
+{
+	struct smf_uids add = {0};
+	pthread_mutex_lock(&c->x->lock);
+	enum store_err err = smf_catch_up_plan(c, &add);
+	pthread_mutex_unlock(&c->x->lock);
+	if (err == STORE_OK)
+		err = smf_index_all(c, &add);
+	free(add.v);
 	return err;
 }
 
@@ -764,42 +800,93 @@ static enum store_err smf_query(struct smf_ctx *c, struct store_fts_query *q)
 	return STORE_OK;
 }
 
-/* Index lock held: open, catch up when needed (may_index) or give up
- * (info->stale), answer. */
-static enum store_err smf_search(struct smf_ctx *c, uint32_t count, uint32_t max,
-                                 struct store_fts_query *q, size_t n, bool may_index)
+/* Removes gone[0..) (ascending) from hits (ascending). */
+static void smf_uids_remove(uint32_t *hits, size_t *n, const struct smf_uids *gone)
+{
+	size_t out = 0, j = 0;
+	for (size_t i = 0; i < *n; i++) {
+		while (j < gone->n && gone->v[j] < hits[i])
+			j++;
+		if (j == gone->n || gone->v[j] != hits[i])
+			hits[out++] = hits[i];
+	}
+	*n = out;
+}
+
+/* Index lock held. The index as it stands: when it does not cover the
+ * mailbox, the messages not indexed yet are missing (scanned by the
+ * caller) and hits of expunged ones are dropped. */
+static enum store_err smf_answer(struct smf_ctx *c, uint32_t count, uint32_t max,
+                                 struct store_fts_query *q, size_t n)
 {
 	bool fresh = false;
 	enum store_err err = smf_open(c);
 	if (err == STORE_OK)
 		err = smf_up_to_date(c, count, max, &fresh);
-	if (err == STORE_OK && !fresh && !may_index) {
-		c->info->stale = true;
-		return STORE_OK;
-	}
+	uint32_t *mbox = NULL;
+	size_t nm = 0;
+	struct smf_uids docs = {0}, add = {0}, gone = {0};
 	if (err == STORE_OK && !fresh) {
-		atomic_store(&c->x->indexing, true);
-		err = smf_catch_up(c);
-		atomic_store(&c->x->indexing, false);
+		err = store_maildir_msg_uids(c->pmb, &mbox, &nm);
+		if (err == STORE_OK)
+			err = smf_doc_uids(c, &docs);
+		if (err == STORE_OK)
+			smf_merge(mbox, nm, &docs, &add, &gone);
+		for (size_t i = 0; i < add.n; i++)
+			smf_missing_add(c, add.v[i]);
+		c->info->deferred = add.n;
 	}
-	if (err == STORE_ERR_CORRUPT) {
-		/* A damaged cache: start anew, next search rebuilds it. */
-		smf_rebuild(c);
-	}
-	for (size_t i = 0; i < n && err == STORE_OK; i++)
+	for (size_t i = 0; i < n && err == STORE_OK; i++) {
 		err = smf_query(c, &q[i]);
+		if (err == STORE_OK && gone.n > 0)
+			smf_uids_remove(q[i].uids, &q[i].n_uids, &gone);
+	}
+	if (err == STORE_ERR_CORRUPT)
+		smf_rebuild(c); /* a damaged cache: start anew, indexing fills it */
+	free(mbox);
+	free(docs.v);
+	free(add.v);
+	free(gone.v);
 	return err;
 }
 
-/* Takes the index lock; false (the short path) when indexing holds it.
- * A catch-up that begins between the check and the lock is waited for:
- * a rare race that costs one query's wait. */
-static bool smf_lock(struct smf_index *x, bool may_index)
+/* Takes the claim on background indexing when it is free or stale. */
+static bool smf_claim(struct smf_index *x)
 {
-	if (!may_index && atomic_load(&x->indexing))
+	uint64_t now = smf_now_ms(), was = atomic_load(&x->claim_ms);
+	if (was != 0 && now - was < SMF_CLAIM_TTL_MS)
 		return false;
-	pthread_mutex_lock(&x->lock);
-	return true;
+	return atomic_compare_exchange_strong(&x->claim_ms, &was, now);
+}
+
+/* Catch-up (indexer lock), then the answers. */
+static enum store_err smf_search(struct smf_ctx *c, uint32_t count, uint32_t max,
+                                 struct store_fts_query *q, size_t n)
+{
+	pthread_mutex_lock(&c->x->indexer);
+	atomic_store(&c->x->claim_ms, smf_now_ms()); /* the claim lives while indexing runs */
+	pthread_mutex_lock(&c->x->lock);
+	bool fresh = false;
+	enum store_err err = smf_open(c);
+	if (err == STORE_OK)
+		err = smf_up_to_date(c, count, max, &fresh);
+	pthread_mutex_unlock(&c->x->lock);
+	if (err == STORE_OK && !fresh)
+		err = smf_catch_up(c);
+	if (err == STORE_ERR_CORRUPT) {
+		/* A damaged cache: start anew, next search rebuilds it. */
+		pthread_mutex_lock(&c->x->lock);
+		smf_rebuild(c);
+		pthread_mutex_unlock(&c->x->lock);
+	}
+	if (err != STORE_OK || c->info->deferred == 0)
+		atomic_store(&c->x->claim_ms, 0);
+	pthread_mutex_unlock(&c->x->indexer);
+	pthread_mutex_lock(&c->x->lock);
+	for (size_t i = 0; i < n && err == STORE_OK; i++)
+		err = smf_query(c, &q[i]);
+	pthread_mutex_unlock(&c->x->lock);
+	return err;
 }
 
 enum store_err store_maildir_fts_search(struct store_mailbox *pmb, struct store_fts_query *q,
@@ -812,12 +899,14 @@ enum store_err store_maildir_fts_search(struct store_mailbox *pmb, struct store_
 	if (err != STORE_OK)
 		return err;
 	c.x = c.u->fts;
-	if (!smf_lock(c.x, may_index)) {
-		info_r->stale = true;
-		return STORE_OK;
+	if (may_index) {
+		err = smf_search(&c, count, max, q, n);
+	} else {
+		pthread_mutex_lock(&c.x->lock);
+		err = smf_answer(&c, count, max, q, n);
+		pthread_mutex_unlock(&c.x->lock);
+		info_r->index_later = err == STORE_OK && c.n_missing > 0 && smf_claim(c.x);
 	}
-	err = smf_search(&c, count, max, q, n, may_index);
-	pthread_mutex_unlock(&c.x->lock);
 	if (err == STORE_OK && c.n_missing > 1)
 		qsort(c.missing, c.n_missing, sizeof(*c.missing), smf_uid_cmp);
 	*missing_r = c.missing;

@@ -62,12 +62,16 @@ static const char smi_schema[] =
     "PRAGMA user_version = 1;";
 
 /* Indexes added since version 1, made on every open (a no-op once there).
- * They cover STATUS and SELECT: rows carry the cached ENVELOPE and
- * BODYSTRUCTURE, so reading the counts or the keyword list from the table
- * read ~760 bytes a message (76 MB for 100,000) where messages_meta holds
- * ~16; most messages have no keywords, so messages_keywords stays small. */
+ * They cover STATUS, SELECT and the metadata of FETCH and SEARCH: rows
+ * carry the cached ENVELOPE and BODYSTRUCTURE, so reading counts, flags
+ * or dates from the table read ~760 bytes a message (76 MB for 100,000,
+ * far past SQLite's page cache) where messages_meta2 holds ~30; most
+ * messages have no keywords, so messages_keywords stays small.
+ * messages_meta (uid, flags and size only) was the first form. */
 static const char smi_indexes[] =
-    "CREATE INDEX IF NOT EXISTS messages_meta ON messages(mailbox_id, uid, flags, size);"
+    "CREATE INDEX IF NOT EXISTS messages_meta2 ON messages(mailbox_id, uid, flags, size,"
+    " modseq, internaldate, internaldate_tz, keywords);"
+    "DROP INDEX IF EXISTS messages_meta;"
     "CREATE INDEX IF NOT EXISTS messages_keywords ON messages(mailbox_id, keywords)"
     " WHERE keywords <> '';";
 
@@ -93,6 +97,16 @@ static const char *const smi_sql[SMI_COUNT] = {
     [SMI_MSG_GET] = "SELECT uid, flags, keywords, modseq, internaldate, internaldate_tz, size,"
                     " envelope, bodystructure, body, parts, sent_date, sent_tz, file"
                     " FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+    /* Without the summary: messages_meta2 alone answers it. */
+    [SMI_MSG_GET_META] = "SELECT uid, flags, keywords, modseq, internaldate, internaldate_tz, size"
+                         " FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+    [SMI_MSG_RANGE_META] = "SELECT uid, flags, keywords, modseq, internaldate, internaldate_tz,"
+                           " size FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
+                           " ORDER BY uid",
+    [SMI_MSG_RANGE] = "SELECT uid, flags, keywords, modseq, internaldate, internaldate_tz, size,"
+                      " envelope, bodystructure, body, parts, sent_date, sent_tz, file"
+                      " FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
+                      " ORDER BY uid",
     [SMI_MSG_FILE] = "SELECT file, size, flags, keywords, modseq, internaldate FROM messages"
                      " WHERE mailbox_id = ?1 AND uid = ?2",
     [SMI_MSG_UIDS] = "SELECT uid, file FROM messages WHERE mailbox_id = ?1 ORDER BY uid",

@@ -238,15 +238,23 @@ static void smg_msg_row(sqlite3_stmt *s, unsigned fields, struct store_msg *m)
 	m->sent_tz = sqlite3_column_int(s, 12);
 }
 
-enum store_err store_maildir_msg_fetch(struct store_mailbox *pmb, const uint32_t *uids, size_t n,
-                                       unsigned fields, store_msg_fn *fn, void *ctx)
+/* Whether uids[0..n) (ascending) fill most of their range: then one range
+ * scan reads them (SEARCH and FETCH 1:* of a large mailbox: ~0.3 us a
+ * message instead of two B-tree seeks each, ~1.5 us). */
+static bool smg_dense(const uint32_t *uids, size_t n)
 {
-	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
+	return n >= 16 && (uint64_t)(uids[n - 1] - uids[0]) + 1 <= 2 * (uint64_t)n;
+}
+
+/* One seek per message. User lock held. */
+static enum store_err smg_fetch_each(struct smd_mailbox *mb, const uint32_t *uids, size_t n,
+                                     unsigned fields, store_msg_fn *fn, void *ctx)
+{
 	struct smd_user *u = mb->u;
-	pthread_mutex_lock(&u->lock);
-	enum store_err err = mb->gone ? STORE_ERR_NOTFOUND : STORE_OK;
+	enum store_err err = STORE_OK;
 	for (size_t i = 0; i < n && err == STORE_OK; i++) {
-		sqlite3_stmt *s = store_maildir_index_stmt(u, SMI_MSG_GET);
+		sqlite3_stmt *s = store_maildir_index_stmt(
+		    u, fields & STORE_FETCH_SUMMARY ? SMI_MSG_GET : SMI_MSG_GET_META);
 		sqlite3_bind_int64(s, 1, mb->id);
 		sqlite3_bind_int64(s, 2, uids[i]);
 		int rc = sqlite3_step(s);
@@ -262,6 +270,52 @@ enum store_err store_maildir_msg_fetch(struct store_mailbox *pmb, const uint32_t
 		if (stop)
 			break;
 	}
+	return err;
+}
+
+/* One range scan from uids[0] to uids[n-1], skipping the rows not asked
+ * for. User lock held. */
+static enum store_err smg_fetch_range(struct smd_mailbox *mb, const uint32_t *uids, size_t n,
+                                      unsigned fields, store_msg_fn *fn, void *ctx)
+{
+	struct smd_user *u = mb->u;
+	sqlite3_stmt *s = store_maildir_index_stmt(
+	    u, fields & STORE_FETCH_SUMMARY ? SMI_MSG_RANGE : SMI_MSG_RANGE_META);
+	sqlite3_bind_int64(s, 1, mb->id);
+	sqlite3_bind_int64(s, 2, uids[0]);
+	sqlite3_bind_int64(s, 3, uids[n - 1]);
+	size_t i = 0;
+	int rc = SQLITE_DONE;
+	while (i < n && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint32_t uid = (uint32_t)sqlite3_column_int64(s, 0);
+		while (i < n && uids[i] < uid)
+			i++;
+		if (i == n || uids[i] != uid)
+			continue;
+		i++;
+		struct store_msg m;
+		smg_msg_row(s, fields, &m);
+		if (fn(ctx, &m) != 0)
+			break;
+	}
+	enum store_err err = STORE_OK;
+	if (i < n && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = store_maildir_index_err(u, rc, "fetch_range");
+	store_maildir_index_done(u, s);
+	return err;
+}
+
+enum store_err store_maildir_msg_fetch(struct store_mailbox *pmb, const uint32_t *uids, size_t n,
+                                       unsigned fields, store_msg_fn *fn, void *ctx)
+{
+	struct smd_mailbox *mb = store_maildir_mailbox_of(pmb);
+	struct smd_user *u = mb->u;
+	pthread_mutex_lock(&u->lock);
+	enum store_err err = STORE_ERR_NOTFOUND;
+	if (!mb->gone && smg_dense(uids, n))
+		err = smg_fetch_range(mb, uids, n, fields, fn, ctx);
+	else if (!mb->gone)
+		err = smg_fetch_each(mb, uids, n, fields, fn, ctx);
 	pthread_mutex_unlock(&u->lock);
 	return err;
 }

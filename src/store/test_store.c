@@ -1344,26 +1344,30 @@ static void test_fts_fields(void)
 	test_end();
 }
 
-/* The short path answers only from an index that covers the mailbox:
- * stale before the first catch-up and after a delivery, never indexing;
- * the same answers as store_fts_search once it covers it. */
-static long fts_indexed_hits(struct store_mailbox *mb, const char *needle, bool *stale_r)
+/* The search path answers from the index as it stands: hits as a UID
+ * bitmask, *missing_r the missing UIDs as a bitmask; -1 on error. */
+static long fts_indexed_hits(struct store_mailbox *mb, const char *needle, long *missing_r,
+                             struct store_fts_info *fi)
 {
 	struct store_fts_query q = {.needle = needle};
-	struct store_fts_info fi;
-	if (store_fts_search_indexed(mb, &q, 1, &fi) != STORE_OK)
+	uint32_t *missing = NULL;
+	size_t n_missing = 0;
+	if (store_fts_search_indexed(mb, &q, 1, &missing, &n_missing, fi) != STORE_OK)
 		return -1;
 	long mask = 0;
 	for (size_t i = 0; i < q.n_uids; i++)
 		mask |= q.uids[i] < 32 ? 1L << q.uids[i] : 0;
+	*missing_r = 0;
+	for (size_t i = 0; i < n_missing; i++)
+		*missing_r |= missing[i] < 32 ? 1L << missing[i] : 0;
 	store_fts_query_free(&q, 1);
-	*stale_r = fi.stale;
-	return fi.indexed == 0 ? mask : -4;
+	free(missing);
+	return fi->indexed == 0 ? mask : -4; /* it never indexes */
 }
 
-static void test_fts_indexed_short_path(void)
+static void test_fts_indexed_path(void)
 {
-	test_begin("store: full-text index, the short path answers only when it covers the mailbox");
+	test_begin("store: full-text index, the search path never indexes: missing and claims");
 	struct store *st = fresh_store();
 	struct store_user *u;
 	test_assert(store_user_open(st, "alice", &u) == STORE_OK);
@@ -1373,16 +1377,35 @@ static void test_fts_indexed_short_path(void)
 	struct store_mailbox_info info;
 	test_assert(store_mailbox_open(u, "INBOX", true, &mb, &info) == STORE_OK);
 	store_mailbox_info_free(&info);
-	bool stale = false;
-	test_assert(fts_indexed_hits(mb, "schedule", &stale) == 0 && stale);
-	test_assert(fts_hits(mb, "schedule", false, NULL) == B(1));
-	test_assert(fts_indexed_hits(mb, "schedule", &stale) == B(1) && !stale);
-	test_assert(fts_indexed_hits(mb, "nothing", &stale) == B(2) && !stale);
-	test_assert(append(u, "INBOX", "Subject: 3\r\n\r\nschedule\r\n", 0, NULL) == 3);
-	test_assert(fts_indexed_hits(mb, "schedule", &stale) == 0 && stale);
 	struct store_fts_info fi;
-	test_assert(fts_hits(mb, "schedule", false, &fi) == (B(1) | B(3)) && fi.indexed == 1);
-	test_assert(fts_indexed_hits(mb, "schedule", &stale) == (B(1) | B(3)) && !stale);
+	long missing = 0;
+	/* Nothing indexed: all missing; the first caller is asked to queue
+	 * the indexing, the next one is not. */
+	test_assert(fts_indexed_hits(mb, "schedule", &missing, &fi) == 0 && missing == (B(1) | B(2)));
+	test_assert(fi.deferred == 2 && fi.index_later);
+	test_assert(fts_indexed_hits(mb, "schedule", &missing, &fi) == 0 && !fi.index_later);
+	/* The background call indexes all and releases the claim. */
+	uint32_t *gone = NULL;
+	size_t n_gone = 0;
+	test_assert(store_fts_search(mb, NULL, 0, &gone, &n_gone, &fi) == STORE_OK);
+	test_assert(fi.indexed == 2 && fi.deferred == 0 && n_gone == 0);
+	test_assert(fts_indexed_hits(mb, "schedule", &missing, &fi) == B(1) && missing == 0);
+	test_assert(fi.deferred == 0 && !fi.index_later);
+	test_assert(fts_indexed_hits(mb, "nothing", &missing, &fi) == B(2) && missing == 0);
+	/* A delivery is missing until indexed; an expunged message stops
+	 * matching at once. */
+	test_assert(append(u, "INBOX", "Subject: 3\r\n\r\nschedule\r\n", 0, NULL) == 3);
+	test_assert(fts_indexed_hits(mb, "schedule", &missing, &fi) == B(1) && missing == B(3));
+	test_assert(fi.index_later);
+	uint32_t one = 1;
+	test_assert(store_set_flags(mb, &one, 1, STORE_OP_ADD, STORE_FLAG_DELETED, NULL, 0, NULL,
+	                            NULL) == STORE_OK);
+	test_assert(store_expunge(mb, NULL, 0, &gone, &n_gone) == STORE_OK && n_gone == 1);
+	free(gone);
+	test_assert(fts_indexed_hits(mb, "schedule", &missing, &fi) == 0 && missing == B(3));
+	test_assert(fts_hits(mb, "schedule", false, &fi) == B(3) && fi.indexed == 1);
+	test_assert(fi.dropped == 1);
+	test_assert(fts_indexed_hits(mb, "schedule", &missing, &fi) == B(3) && missing == 0);
 	store_mailbox_close(&mb);
 	store_user_unref(&u);
 	store_close(&st);
@@ -1405,6 +1428,62 @@ static bool append_many(struct store_user *u, const char *data, size_t n)
 	}
 	uint32_t uv;
 	return store_append_commit(&a, &uv) == STORE_OK;
+}
+
+/* Records the UIDs a store_fetch gave, stopping after `stop_after`. */
+struct fetch_uids {
+	uint32_t got[64];
+	size_t n, stop_after;
+};
+
+static int fetch_uids_cb(void *ctx, const struct store_msg *m)
+{
+	struct fetch_uids *f = ctx;
+	if (f->n < 64)
+		f->got[f->n] = m->uid;
+	f->n++;
+	return f->n == f->stop_after;
+}
+
+static void test_fetch_dense(void)
+{
+	test_begin("store: fetch of a dense UID list (one range scan) skips the rest");
+	struct store *st = fresh_store();
+	struct store_user *u;
+	test_assert(store_user_open(st, "alice", &u) == STORE_OK);
+	test_assert(append_many(u, "Subject: d\r\n\r\nd\r\n", 40));
+	struct store_mailbox *mb;
+	struct store_mailbox_info info;
+	test_assert(store_mailbox_open(u, "INBOX", false, &mb, &info) == STORE_OK);
+	store_mailbox_info_free(&info);
+	uint32_t gone[] = {5, 6, 20};
+	uint32_t *ex = NULL;
+	size_t n_ex = 0;
+	test_assert(store_set_flags(mb, gone, 3, STORE_OP_ADD, STORE_FLAG_DELETED, NULL, 0, NULL,
+	                            NULL) == STORE_OK);
+	test_assert(store_expunge(mb, NULL, 0, &ex, &n_ex) == STORE_OK && n_ex == 3);
+	free(ex);
+	/* 3..38 but 10 and 11, 20 expunged, 41 and 42 never existed. */
+	uint32_t want[40], ask[48];
+	size_t n_ask = 0, n_want = 0;
+	for (uint32_t uid = 3; uid <= 42; uid++) {
+		if (uid == 10 || uid == 11 || (uid > 38 && uid < 41))
+			continue;
+		ask[n_ask++] = uid;
+		if (uid != 5 && uid != 6 && uid != 20 && uid <= 40)
+			want[n_want++] = uid;
+	}
+	struct fetch_uids f = {0};
+	test_assert(store_fetch(mb, ask, n_ask, 0, fetch_uids_cb, &f) == STORE_OK);
+	test_assert(f.n == n_want && memcmp(f.got, want, n_want * sizeof(*want)) == 0);
+	/* The callback stops it. */
+	struct fetch_uids g = {.stop_after = 4};
+	test_assert(store_fetch(mb, ask, n_ask, 0, fetch_uids_cb, &g) == STORE_OK);
+	test_assert(g.n == 4 && memcmp(g.got, want, 4 * sizeof(*want)) == 0);
+	store_mailbox_close(&mb);
+	store_user_unref(&u);
+	store_close(&st);
+	test_end();
 }
 
 static void test_fts_garbage_rebuild(void)
@@ -1584,8 +1663,9 @@ int main(void)
 	test_concurrent();
 	test_append_writer_lock();
 	test_fts_index_query();
-	test_fts_indexed_short_path();
+	test_fts_indexed_path();
 	test_fts_fields();
+	test_fetch_dense();
 	test_fts_garbage_rebuild();
 	test_fts_catch_up_budget();
 	test_linger();

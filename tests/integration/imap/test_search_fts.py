@@ -246,7 +246,8 @@ class SearchFts(ServerTestCase):
 
     def test_3_other_session_appends_while_selected(self):
         """A message that arrives after SELECT is not in the view; one
-        that arrives between two searches is indexed by the second."""
+        that arrives between two searches is found by the second (scanned,
+        as it is not indexed yet)."""
         fts = self.selected(self.server)
         before = search_uids(self, fts, 'BODY "arrived later"')
         self.append_all(self.server, [msg("From: x@example.com", "Subject: s",
@@ -257,10 +258,10 @@ class SearchFts(ServerTestCase):
 
 
 class SearchFtsBackground(ServerTestCase):
-    """With a 1 ms indexing budget a SEARCH indexes one batch and scans the
-    rest (the answer is still exact); the rest is indexed in the
-    background, so a later SEARCH finds the whole mailbox indexed and
-    scans nothing."""
+    """A SEARCH never indexes: the first one scans the mailbox (the answer
+    is exact) and hands the indexing to background jobs, here one batch
+    each (a 1 ms budget), so a later SEARCH finds the whole mailbox
+    indexed and scans nothing."""
 
     settings = {"fts_index_budget_ms": 1, "log_level": "debug", "mail_fsync": "no"}
     COUNT = 1200
