@@ -88,10 +88,8 @@ static void session_metrics_sync(struct session *s)
  * spent here, system calls and page faults included. */
 static void session_charge_cpu(struct session *s, uint64_t start_ns)
 {
-	if (s->limits == NULL || s->user == NULL)
-		return;
 	uint64_t ns = metrics_now_ns() - start_ns + conn_take_write_event_ns(s->conn);
-	limits_cpu_add(s->limits, ns / 1000, loop_now_ms(conn_loop(s->conn)));
+	session_charge_pool_time(s, ns / 1000);
 }
 
 void session_charge_pool_time(struct session *s, uint64_t us)

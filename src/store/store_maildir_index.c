@@ -75,6 +75,12 @@ static const char smi_indexes[] =
     "CREATE INDEX IF NOT EXISTS messages_keywords ON messages(mailbox_id, keywords)"
     " WHERE keywords <> '';";
 
+#define SMI_MSG_META "uid, flags, keywords, modseq, internaldate, internaldate_tz, size"
+#define SMI_MSG_SUMMARY "envelope, bodystructure, body, parts, sent_date, sent_tz, file"
+#define SMI_MSG_ONE " FROM messages WHERE mailbox_id = ?1 AND uid = ?2"
+#define SMI_MSG_RANGE_OF \
+	" FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
+
 static const char *const smi_sql[SMI_COUNT] = {
     [SMI_MBOX_BY_NAME] = SMI_MBOX_COLS "WHERE name = ?1",
     [SMI_MBOX_BY_ID] = SMI_MBOX_COLS "WHERE id = ?1",
@@ -94,19 +100,12 @@ static const char *const smi_sql[SMI_COUNT] = {
                        " internaldate, internaldate_tz, size, file, envelope, bodystructure,"
                        " body, parts, sent_date, sent_tz) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
                        " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    [SMI_MSG_GET] = "SELECT uid, flags, keywords, modseq, internaldate, internaldate_tz, size,"
-                    " envelope, bodystructure, body, parts, sent_date, sent_tz, file"
-                    " FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
-    /* Without the summary: messages_meta2 alone answers it. */
-    [SMI_MSG_GET_META] = "SELECT uid, flags, keywords, modseq, internaldate, internaldate_tz, size"
-                         " FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
-    [SMI_MSG_RANGE_META] = "SELECT uid, flags, keywords, modseq, internaldate, internaldate_tz,"
-                           " size FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
-                           " ORDER BY uid",
-    [SMI_MSG_RANGE] = "SELECT uid, flags, keywords, modseq, internaldate, internaldate_tz, size,"
-                      " envelope, bodystructure, body, parts, sent_date, sent_tz, file"
-                      " FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
-                      " ORDER BY uid",
+    /* smg_msg_row's columns; the _META forms (no summary) are answered
+     * by messages_meta2 alone. */
+    [SMI_MSG_GET] = "SELECT " SMI_MSG_META ", " SMI_MSG_SUMMARY SMI_MSG_ONE,
+    [SMI_MSG_GET_META] = "SELECT " SMI_MSG_META SMI_MSG_ONE,
+    [SMI_MSG_RANGE] = "SELECT " SMI_MSG_META ", " SMI_MSG_SUMMARY SMI_MSG_RANGE_OF,
+    [SMI_MSG_RANGE_META] = "SELECT " SMI_MSG_META SMI_MSG_RANGE_OF,
     [SMI_MSG_FILE] = "SELECT file, size, flags, keywords, modseq, internaldate FROM messages"
                      " WHERE mailbox_id = ?1 AND uid = ?2",
     [SMI_MSG_UIDS] = "SELECT uid, file FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
